@@ -1,0 +1,87 @@
+import type { Digest } from './digest.js';
+import { isDigest } from './digest.js';
+import { RegistryError } from './errors.js';
+import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, SCHEMA1_MEDIA_TYPES } from './media-types.js';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string; variant?: string };
+}
+
+/** What the registry needs to know about a manifest: its type, what it references, what it is about. */
+export interface ParsedManifest {
+  mediaType: string;
+  /** Layers and config (image manifests) or child manifests (indexes), all of which must exist. */
+  blobs: Descriptor[];
+  manifests: Descriptor[];
+  subject?: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+const invalid = (detail: string): RegistryError => new RegistryError('MANIFEST_INVALID', detail);
+
+function descriptor(value: unknown, where: string): Descriptor {
+  if (typeof value !== 'object' || value === null) throw invalid(`${where}: descriptor must be an object`);
+  const d = value as Record<string, unknown>;
+  if (typeof d.mediaType !== 'string' || d.mediaType === '') throw invalid(`${where}: mediaType is required`);
+  if (typeof d.digest !== 'string' || !isDigest(d.digest)) throw invalid(`${where}: invalid digest`);
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw invalid(`${where}: invalid size`);
+  return d as unknown as Descriptor;
+}
+
+function descriptors(value: unknown, where: string): Descriptor[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw invalid(`${where} must be an array`);
+  return value.map((v, i) => descriptor(v, `${where}[${i}]`));
+}
+
+/**
+ * Parses and validates manifest bytes. `contentType` is the media type the client declared (PUT
+ * Content-Type, or the upstream response); the payload's own `mediaType`, when present, must agree.
+ * Schema1 is refused: current Docker and containerd cannot pull it, and it cannot be verified.
+ */
+export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw invalid('manifest is not valid JSON');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw invalid('manifest must be a JSON object');
+  const m = json as Record<string, unknown>;
+  const declared = contentType?.split(';')[0]?.trim().toLowerCase();
+  const embedded = typeof m.mediaType === 'string' ? m.mediaType : undefined;
+
+  if ((declared && SCHEMA1_MEDIA_TYPES.has(declared)) || m.schemaVersion === 1) {
+    throw invalid('Docker schema1 manifests are not supported; re-push the image with a current client');
+  }
+  if (m.schemaVersion !== 2) throw invalid('schemaVersion must be 2');
+
+  // Infer the type when neither side states it (OCI allows omitting mediaType).
+  const inferred = Array.isArray(m.manifests) ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json';
+  const mediaType = embedded ?? (declared && MANIFEST_MEDIA_TYPES.has(declared) ? declared : inferred);
+  if (embedded && declared && declared !== embedded && declared !== 'application/json') {
+    throw invalid(`Content-Type ${declared} does not match the manifest's mediaType ${embedded}`);
+  }
+  if (!MANIFEST_MEDIA_TYPES.has(mediaType)) throw invalid(`unsupported manifest media type ${mediaType}`);
+
+  const subject = m.subject === undefined ? undefined : descriptor(m.subject, 'subject');
+  const base = {
+    mediaType,
+    ...(subject ? { subject } : {}),
+    ...(typeof m.artifactType === 'string' ? { artifactType: m.artifactType } : {}),
+    ...(m.annotations && typeof m.annotations === 'object' ? { annotations: m.annotations as Record<string, string> } : {}),
+  };
+  if (INDEX_MEDIA_TYPES.has(mediaType)) {
+    if (!Array.isArray(m.manifests)) throw invalid('an index must have a manifests array');
+    return { ...base, blobs: [], manifests: descriptors(m.manifests, 'manifests') };
+  }
+  const config = descriptor(m.config, 'config');
+  const layers = descriptors(m.layers, 'layers');
+  return { ...base, blobs: [config, ...layers], manifests: [] };
+}
