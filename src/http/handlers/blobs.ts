@@ -1,0 +1,41 @@
+import type { Digest } from '../../oci/digest.js';
+import { parseRangeHeader } from '../range-header.js';
+import type { HandlerContext } from './context.js';
+
+type BlobPath = { name: string; digest: Digest };
+
+export async function headBlob({ repository, reply, path }: HandlerContext<BlobPath>): Promise<void> {
+  const { size } = await repository.statBlob(path.digest);
+  reply
+    .header('Content-Length', size)
+    .header('Docker-Content-Digest', path.digest)
+    .header('Content-Type', 'application/octet-stream')
+    .header('Accept-Ranges', 'bytes')
+    .header('ETag', `"${path.digest}"`)
+    .send();
+}
+
+export async function getBlob({ repository, request, reply, path }: HandlerContext<BlobPath>): Promise<void> {
+  const body = await repository.openBlob(path.digest, parseRangeHeader(request.headers.range));
+  reply
+    .header('Docker-Content-Digest', path.digest)
+    .header('Content-Type', 'application/octet-stream')
+    .header('Accept-Ranges', 'bytes')
+    .header('ETag', `"${path.digest}"`)
+    // Blobs are immutable: any cache between us and the client may keep them for good.
+    .header('Cache-Control', 'max-age=31536000, immutable');
+  if (body.range) {
+    reply
+      .code(206)
+      .header('Content-Range', `bytes ${body.range.start}-${body.range.end}/${body.size}`)
+      .header('Content-Length', body.range.end - body.range.start + 1);
+  } else {
+    reply.header('Content-Length', body.size);
+  }
+  return reply.send(body.stream);
+}
+
+export async function deleteBlob({ repository, reply, path }: HandlerContext<BlobPath>): Promise<void> {
+  await repository.deleteBlob(path.digest);
+  reply.code(202).header('Content-Length', 0).send();
+}

@@ -1,0 +1,24 @@
+import type { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from '../../registry/registry.js';
+import type { Repository } from '../../registry/repository.js';
+
+/** What every /v2 handler receives: the request, its parsed path and the resolved repository. */
+export interface HandlerContext<P> {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  path: P;
+  registry: Registry;
+  repository: Repository;
+  query: Record<string, string | undefined>;
+  manifestMaxBytes: number;
+}
+
+/** The raw request body stream (the catch-all content-type parser hands it over untouched). */
+export const requestBody = (request: FastifyRequest): Readable => (request.body as Readable | undefined) ?? request.raw;
+
+/** Content-Length of the request, when the client sent one. */
+export function requestLength(request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length'];
+  return header === undefined ? undefined : Number(header);
+}

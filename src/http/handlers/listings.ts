@@ -1,0 +1,51 @@
+import { RegistryError } from '../../oci/errors.js';
+import type { Digest } from '../../oci/digest.js';
+import { MediaType } from '../../oci/media-types.js';
+import type { HandlerContext } from './context.js';
+
+const DEFAULT_PAGE = 1000;
+const MAX_PAGE = 10_000;
+
+/** `n` and `last` pagination over a sorted list, with the spec's `Link: <…>; rel="next"`. */
+function paginate(
+  ctx: HandlerContext<unknown>,
+  all: string[],
+  basePath: string,
+): string[] {
+  const { query, reply } = ctx;
+  let n = DEFAULT_PAGE;
+  if (query.n !== undefined) {
+    n = Number(query.n);
+    if (!Number.isInteger(n) || n < 0) throw new RegistryError('PAGINATION_NUMBER_INVALID', { n: query.n });
+    n = Math.min(n, MAX_PAGE);
+  }
+  const last = query.last;
+  const start = last === undefined ? 0 : all.findIndex((item) => item > last);
+  const rest = start < 0 ? [] : all.slice(start);
+  const page = rest.slice(0, n);
+  if (rest.length > n && page.length > 0) {
+    const next = new URLSearchParams({ n: String(n), last: page.at(-1)! });
+    reply.header('Link', `<${basePath}?${next.toString()}>; rel="next"`);
+  }
+  return page;
+}
+
+export async function listTags(ctx: HandlerContext<{ name: string }>): Promise<void> {
+  const tags = paginate(ctx, await ctx.repository.listTags(), `/v2/${ctx.path.name}/tags/list`);
+  ctx.reply.header('Content-Type', 'application/json').send({ name: ctx.path.name, tags });
+}
+
+export async function listCatalog(ctx: Omit<HandlerContext<unknown>, 'repository'>): Promise<void> {
+  const repositories = paginate(ctx as HandlerContext<unknown>, await ctx.registry.catalog(), '/v2/_catalog');
+  ctx.reply.header('Content-Type', 'application/json').send({ repositories });
+}
+
+export async function listReferrers(ctx: HandlerContext<{ name: string; digest: Digest }>): Promise<void> {
+  const { query, reply, repository, path } = ctx;
+  let manifests = await repository.listReferrers(path.digest);
+  if (query.artifactType !== undefined) {
+    manifests = manifests.filter((d) => d.artifactType === query.artifactType);
+    reply.header('OCI-Filters-Applied', 'artifactType');
+  }
+  reply.header('Content-Type', MediaType.OciIndex).send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }));
+}

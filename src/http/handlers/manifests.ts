@@ -1,0 +1,45 @@
+import { parseAccept } from '../../oci/accept.js';
+import type { Reference } from '../../oci/reference.js';
+import { readBody } from '../read-body.js';
+import { requestBody, type HandlerContext } from './context.js';
+
+type ManifestPath = { name: string; reference: Reference };
+
+export async function getManifest(ctx: HandlerContext<ManifestPath>, head: boolean): Promise<void> {
+  const { repository, request, reply, path } = ctx;
+  const manifest = await repository.getManifest(path.reference, { accept: parseAccept(request.headers.accept), head });
+  const etag = `"${manifest.digest}"`;
+  reply
+    .header('Content-Type', manifest.mediaType)
+    .header('Docker-Content-Digest', manifest.digest)
+    .header('ETag', etag)
+    .header('Content-Length', manifest.size);
+  if (manifest.stale) reply.header('Warning', '110 stowage "Response is stale: the upstream registry is unavailable"');
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((v) => v.trim() === etag || v.trim() === '*')) {
+    reply.code(304).removeHeader('Content-Length');
+    return reply.send();
+  }
+  return reply.send(head ? undefined : manifest.bytes);
+}
+
+export async function putManifest(ctx: HandlerContext<ManifestPath>): Promise<void> {
+  const { repository, request, reply, path, manifestMaxBytes } = ctx;
+  const result = await repository.putManifest(
+    path.reference,
+    () => readBody(requestBody(request), manifestMaxBytes),
+    request.headers['content-type'],
+  );
+  reply
+    .code(201)
+    .header('Location', `/v2/${path.name}/manifests/${result.digest}`)
+    .header('Docker-Content-Digest', result.digest)
+    .header('Content-Length', 0);
+  if (result.subject) reply.header('OCI-Subject', result.subject);
+  return reply.send();
+}
+
+export async function deleteManifest({ repository, reply, path }: HandlerContext<ManifestPath>): Promise<void> {
+  await repository.deleteManifest(path.reference);
+  reply.code(202).header('Content-Length', 0).send();
+}

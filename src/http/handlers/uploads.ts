@@ -1,0 +1,99 @@
+import { parseDigest } from '../../oci/digest.js';
+import { RegistryError } from '../../oci/errors.js';
+import { parseRepositoryName } from '../../oci/repository-name.js';
+import type { UploadSession } from '../../storage/upload-store.js';
+import { parseContentRange } from '../range-header.js';
+import { requestBody, requestLength, type HandlerContext } from './context.js';
+
+type UploadsPath = { name: string };
+type UploadPath = { name: string; id: string };
+
+const uploadLocation = (name: string, id: string): string => `/v2/${name}/blobs/uploads/${id}`;
+
+function sendProgress(ctx: HandlerContext<unknown>, name: string, session: UploadSession, status: number): void {
+  ctx.reply
+    .code(status)
+    .header('Location', uploadLocation(name, session.id))
+    .header('Range', `0-${Math.max(session.offset - 1, 0)}`)
+    .header('Docker-Upload-UUID', session.id)
+    .header('Blob-Upload-Session-ID', session.id)
+    .header('Content-Length', 0)
+    .send();
+}
+
+function sendCreated(ctx: HandlerContext<unknown>, name: string, digest: string): void {
+  ctx.reply
+    .code(201)
+    .header('Location', `/v2/${name}/blobs/${digest}`)
+    .header('Docker-Content-Digest', digest)
+    .header('Content-Length', 0)
+    .send();
+}
+
+/** POST: start a session; `?digest=` uploads monolithically; `?mount=&from=` links an existing blob. */
+export async function startUpload(ctx: HandlerContext<UploadsPath>): Promise<void> {
+  const { repository, registry, request, query, path } = ctx;
+  if (query.mount !== undefined) {
+    const digest = parseDigest(query.mount);
+    if (query.from !== undefined) {
+      const source = registry.repository(parseRepositoryName(query.from));
+      if (await repository.mountBlob(digest, source)) return sendCreated(ctx, path.name, digest);
+    }
+  }
+  const session = await repository.startUpload();
+  if (query.digest === undefined) return sendProgress(ctx, path.name, session, 202);
+  const digest = parseDigest(query.digest);
+  const length = requestLength(request);
+  await repository.appendUpload(session.id, requestBody(request), length === undefined ? {} : { length });
+  const blob = await repository.completeUpload(session.id, digest);
+  return sendCreated(ctx, path.name, blob.digest);
+}
+
+/** PATCH: a chunk, with `Content-Range` (checked against the offset) or without (docker push). */
+export async function patchUpload(ctx: HandlerContext<UploadPath>): Promise<void> {
+  const { repository, request, path } = ctx;
+  const range = parseContentRange(request.headers['content-range'] as string | undefined);
+  if (range === 'invalid') throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'malformed Content-Range' }, { status: 400 });
+  const length = requestLength(request);
+  if (range && length !== undefined && length !== range.end - range.start + 1) {
+    throw new RegistryError('SIZE_INVALID', { reason: 'Content-Range and Content-Length disagree' });
+  }
+  const options = { ...(range ? { start: range.start, length: range.end - range.start + 1 } : {}), ...(length !== undefined ? { length } : {}) };
+  try {
+    const session = await repository.appendUpload(path.id, requestBody(request), options);
+    return sendProgress(ctx, path.name, session, 202);
+  } catch (e) {
+    if (e instanceof RegistryError && e.code === 'RANGE_INVALID') e.headers.Location = uploadLocation(path.name, path.id);
+    throw e;
+  }
+}
+
+/** PUT `?digest=`: an optional last chunk, then verify and commit. */
+export async function completeUpload(ctx: HandlerContext<UploadPath>): Promise<void> {
+  const { repository, request, query, path } = ctx;
+  const digest = parseDigest(query.digest);
+  const length = requestLength(request);
+  const hasBody = (length !== undefined && length > 0) || request.headers['transfer-encoding'] !== undefined;
+  if (hasBody) {
+    const range = parseContentRange(request.headers['content-range'] as string | undefined);
+    if (range === 'invalid') throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'malformed Content-Range' }, { status: 400 });
+    await repository.appendUpload(path.id, requestBody(request), {
+      ...(range ? { start: range.start } : {}),
+      ...(length !== undefined ? { length } : {}),
+    });
+  } else {
+    await repository.getUpload(path.id);
+  }
+  const blob = await repository.completeUpload(path.id, digest);
+  return sendCreated(ctx, path.name, blob.digest);
+}
+
+export async function uploadStatus(ctx: HandlerContext<UploadPath>): Promise<void> {
+  const session = await ctx.repository.getUpload(ctx.path.id);
+  return sendProgress(ctx, ctx.path.name, session, 204);
+}
+
+export async function cancelUpload(ctx: HandlerContext<UploadPath>): Promise<void> {
+  await ctx.repository.cancelUpload(ctx.path.id);
+  ctx.reply.code(204).send();
+}

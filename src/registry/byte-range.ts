@@ -1,0 +1,20 @@
+import { RegistryError } from '../oci/errors.js';
+import type { ByteRange } from '../storage/blob-store.js';
+import type { RangeRequest } from './repository.js';
+
+/** Resolves a Range request against a blob's size; throws 416 (with `Content-Range: bytes *\/size`). */
+export function resolveRange(range: RangeRequest, size: number): ByteRange {
+  let start: number;
+  let end: number;
+  if ('suffix' in range) {
+    start = Math.max(size - range.suffix, 0);
+    end = size - 1;
+  } else {
+    start = range.start;
+    end = Math.min(range.end ?? size - 1, size - 1);
+  }
+  if (size === 0 || start >= size || start > end || ('suffix' in range && range.suffix === 0)) {
+    throw new RegistryError('RANGE_INVALID', { size }, { headers: { 'Content-Range': `bytes */${size}` } });
+  }
+  return { start, end };
+}

@@ -1,0 +1,151 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import type { Descriptor } from '../oci/manifest.js';
+import type { Reference } from '../oci/reference.js';
+import type { RepositoryName } from '../oci/repository-name.js';
+import { acceptsManifest } from '../oci/accept.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { MetadataStore } from '../storage/metadata-store.js';
+import type { RepositoryKey } from '../storage/repository-key.js';
+import type { UploadSession, UploadStore } from '../storage/upload-store.js';
+import { resolveRange } from './byte-range.js';
+import { checkPushedManifest, referrerDescriptor } from './manifest-writes.js';
+import type { RegistryObserver } from './registry-observer.js';
+import { servesBlob, type BlobBody, type ManifestContent, type ManifestRequest, type PutManifestResult, type RangeRequest, type Repository } from './repository.js';
+
+export interface HostedDeps {
+  blobs: BlobStore;
+  metadata: MetadataStore;
+  uploads: UploadStore;
+  observer: RegistryObserver;
+  manifestMaxBytes: number;
+}
+
+const manifestUnknown = (reference: Reference): RegistryError =>
+  new RegistryError('MANIFEST_UNKNOWN', reference.kind === 'tag' ? { tag: reference.tag } : { digest: reference.digest });
+
+/**
+ * A repository that accepts pushes. It serves only what was pushed or mounted into it: a blob in the
+ * shared store is invisible here until this repository links it.
+ */
+export class HostedRepository implements Repository {
+  constructor(
+    readonly name: RepositoryName,
+    readonly key: RepositoryKey,
+    private readonly deps: HostedDeps,
+  ) {}
+
+  async statBlob(digest: Digest): Promise<{ digest: Digest; size: number }> {
+    const { blobs, metadata } = this.deps;
+    const info = (await metadata.hasBlob(this.key, digest)) ? await blobs.stat(digest) : null;
+    if (!info) throw new RegistryError('BLOB_UNKNOWN', { digest });
+    return info;
+  }
+
+  async openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
+    const { size } = await this.statBlob(digest);
+    const resolved = range ? resolveRange(range, size) : undefined;
+    const stream = await this.deps.blobs.createReadStream(digest, resolved);
+    return { digest, size, stream, ...(resolved ? { range: resolved } : {}) };
+  }
+
+  async deleteBlob(digest: Digest): Promise<void> {
+    // Unlink only: the bytes may be shared with other repositories; GC reclaims unreferenced ones.
+    if (!(await this.deps.metadata.unlinkBlob(this.key, digest))) throw new RegistryError('BLOB_UNKNOWN', { digest });
+  }
+
+  async getManifest(reference: Reference, request: ManifestRequest): Promise<ManifestContent> {
+    const { metadata, blobs } = this.deps;
+    const digest = reference.kind === 'digest' ? reference.digest : (await metadata.getTag(this.key, reference.tag))?.digest;
+    const record = digest ? await metadata.getManifest(this.key, digest) : null;
+    if (!record || !acceptsManifest(request.accept, record.mediaType)) throw manifestUnknown(reference);
+    const content: ManifestContent = { digest: record.digest, mediaType: record.mediaType, size: record.size };
+    if (record.subject) content.subject = record.subject;
+    if (!request.head) content.bytes = await blobs.readBytes(record.digest);
+    return content;
+  }
+
+  async putManifest(reference: Reference, readBody: () => Promise<Buffer>, contentType: string | undefined): Promise<PutManifestResult> {
+    const { metadata, blobs, observer } = this.deps;
+    const bytes = await readBody();
+    const { digest, manifest } = checkPushedManifest(reference, bytes, contentType, this.deps.manifestMaxBytes);
+    const missing: Descriptor[] = [];
+    await Promise.all([
+      ...manifest.blobs.map(async (d) => {
+        if (!(await metadata.hasBlob(this.key, d.digest)) || !(await blobs.stat(d.digest))) missing.push(d);
+      }),
+      ...manifest.manifests.map(async (d) => {
+        if (!(await metadata.getManifest(this.key, d.digest))) missing.push(d);
+      }),
+    ]);
+    if (missing.length > 0) {
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { missing: missing.map((d) => d.digest) });
+    }
+    await blobs.putBytes(digest, bytes);
+    const record = {
+      digest,
+      mediaType: manifest.mediaType,
+      size: bytes.length,
+      ...(manifest.subject ? { subject: manifest.subject.digest } : {}),
+      ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
+    };
+    await metadata.putManifest(this.key, record);
+    if (manifest.subject) {
+      await metadata.addReferrer(this.key, manifest.subject.digest, referrerDescriptor(digest, bytes.length, manifest));
+    }
+    if (reference.kind === 'tag') await metadata.setTag(this.key, reference.tag, { digest, checkedAt: Date.now() });
+    observer.push({ kind: 'manifest', bytes: bytes.length });
+    return { digest, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
+  }
+
+  async deleteManifest(reference: Reference): Promise<void> {
+    const { metadata } = this.deps;
+    const deleted = reference.kind === 'tag'
+      ? await metadata.deleteTag(this.key, reference.tag)
+      : await metadata.deleteManifest(this.key, reference.digest);
+    if (!deleted) throw manifestUnknown(reference);
+  }
+
+  listTags(): Promise<string[]> {
+    return this.deps.metadata.listTags(this.key);
+  }
+
+  listReferrers(digest: Digest): Promise<Descriptor[]> {
+    return this.deps.metadata.listReferrers(this.key, digest);
+  }
+
+  startUpload(): Promise<UploadSession> {
+    return this.deps.uploads.create(this.key);
+  }
+
+  async mountBlob(digest: Digest, source: Repository): Promise<boolean> {
+    if (!(await servesBlob(source, digest))) return false;
+    // A proxied source may only have the blob upstream: make sure it is stored before linking.
+    if (!(await this.deps.blobs.stat(digest))) return false;
+    await this.deps.metadata.linkBlob(this.key, digest);
+    return true;
+  }
+
+  getUpload(id: string): Promise<UploadSession> {
+    return this.deps.uploads.get(id, this.key);
+  }
+
+  async appendUpload(id: string, body: Readable, options: { start?: number; length?: number }): Promise<UploadSession> {
+    const session = await this.deps.uploads.get(id, this.key);
+    return this.deps.uploads.append(session, body, options);
+  }
+
+  async completeUpload(id: string, digest: Digest): Promise<{ digest: Digest; size: number }> {
+    const session = await this.deps.uploads.get(id, this.key);
+    const info = await this.deps.uploads.complete(session, digest);
+    await this.deps.metadata.linkBlob(this.key, digest);
+    this.deps.observer.push({ kind: 'blob', bytes: info.size });
+    return info;
+  }
+
+  async cancelUpload(id: string): Promise<void> {
+    const session = await this.deps.uploads.get(id, this.key);
+    await this.deps.uploads.cancel(session);
+  }
+}

@@ -1,0 +1,70 @@
+import { RegistryError } from '../oci/errors.js';
+import { isRepositoryName, type RepositoryName } from '../oci/repository-name.js';
+import type { MetadataStore } from '../storage/metadata-store.js';
+import { hostedKey, proxiedKey, type RepositoryKey } from '../storage/repository-key.js';
+import type { NamePatterns } from './name-pattern.js';
+import type { Repository } from './repository.js';
+
+/** Where a client-visible repository name leads. */
+export type Route =
+  | { kind: 'hosted'; name: RepositoryName; key: RepositoryKey }
+  | { kind: 'proxied'; name: RepositoryName; upstream: string; remoteName: RepositoryName; key: RepositoryKey };
+
+export interface RegistryOptions {
+  hosted: NamePatterns;
+  /** Configured upstream names (`docker.io`, `ghcr.io`); nothing else can ever be contacted. */
+  upstreams: ReadonlySet<string>;
+  defaultUpstream: string | null;
+  metadata: MetadataStore;
+  createHosted(route: Extract<Route, { kind: 'hosted' }>): Repository;
+  createProxied(route: Extract<Route, { kind: 'proxied' }>): Repository;
+}
+
+/**
+ * Maps a repository name (and containerd's `?ns=`) to a Repository:
+ *   1. a name matching a hosted pattern is hosted — hosted names never fall through to an upstream;
+ *   2. `?ns=<upstream>` selects that upstream for the whole name;
+ *   3. `<upstream>/<rest>` (path-prefix mode) selects that upstream for `<rest>`;
+ *   4. anything else goes to `defaultUpstream`.
+ * An `ns` or host-like prefix that is not configured is NAME_UNKNOWN and never causes a connection.
+ */
+export class Registry {
+  constructor(private readonly options: RegistryOptions) {}
+
+  route(name: RepositoryName, ns?: string): Route {
+    const { hosted, upstreams, defaultUpstream } = this.options;
+    if (hosted.matches(name)) return { kind: 'hosted', name, key: hostedKey(name) };
+    if (ns !== undefined) {
+      if (!upstreams.has(ns)) throw unknownUpstream(name, ns);
+      return this.proxied(name, ns, name);
+    }
+    const slash = name.indexOf('/');
+    const first = slash > 0 ? name.slice(0, slash) : '';
+    if (first && upstreams.has(first)) return this.proxied(name, first, name.slice(slash + 1) as RepositoryName);
+    // A host-like first component (Docker Hub user names have no dots) names an upstream we do not have.
+    if (first.includes('.')) throw unknownUpstream(name, first);
+    if (defaultUpstream === null) throw new RegistryError('NAME_UNKNOWN', { name });
+    return this.proxied(name, defaultUpstream, name);
+  }
+
+  repository(name: RepositoryName, ns?: string): Repository {
+    const route = this.route(name, ns);
+    return route.kind === 'hosted' ? this.options.createHosted(route) : this.options.createProxied(route);
+  }
+
+  /** Names of every repository with stored manifests, as clients address them (proxied ones prefixed). */
+  async catalog(): Promise<string[]> {
+    const keys = await this.options.metadata.listRepositories();
+    return keys.map((key) => key.replace(/^(hosted|proxied)\//, '')).sort();
+  }
+
+  private proxied(name: RepositoryName, upstream: string, remote: RepositoryName): Route {
+    // Docker Hub's official images live under library/; every client adds it, so must we.
+    const remoteName = upstream === 'docker.io' && !remote.includes('/') ? (`library/${remote}` as RepositoryName) : remote;
+    if (!isRepositoryName(remoteName)) throw new RegistryError('NAME_INVALID', { name });
+    return { kind: 'proxied', name, upstream, remoteName, key: proxiedKey(upstream, remoteName) };
+  }
+}
+
+const unknownUpstream = (name: string, upstream: string): RegistryError =>
+  new RegistryError('NAME_UNKNOWN', { name, upstream }, { message: `upstream ${upstream} is not configured` });

@@ -1,0 +1,83 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
+import type { Reference } from '../oci/reference.js';
+import type { RepositoryName } from '../oci/repository-name.js';
+import type { ByteRange } from '../storage/blob-store.js';
+import type { UploadSession } from '../storage/upload-store.js';
+
+/** `Range: bytes=start-end` before it is checked against the blob's size; `end` absent = to the end. */
+export type RangeRequest = { start: number; end?: number } | { suffix: number };
+
+export interface BlobBody {
+  digest: Digest;
+  /** Size of the whole blob. */
+  size: number;
+  /** The bytes `stream` carries when a range was asked for and satisfiable. */
+  range?: ByteRange;
+  /** The caller owns the stream: pipe it or destroy it. */
+  stream: Readable;
+}
+
+export interface ManifestContent {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** Absent for HEAD, which must not read (or fetch) the body. */
+  bytes?: Buffer;
+  /** Set when the upstream failed and this is the last known version (stale-if-error). */
+  stale?: boolean;
+  subject?: Digest;
+}
+
+export interface ManifestRequest {
+  /** Accepted media types (null = anything), from the client's Accept headers. */
+  accept: Set<string> | null;
+  head: boolean;
+}
+
+export interface PutManifestResult {
+  digest: Digest;
+  subject?: Digest;
+}
+
+/**
+ * One repository as clients see it. HostedRepository stores pushes; ProxiedRepository fills from an
+ * upstream and is read-only. HTTP handlers talk only to this interface and never ask which it is.
+ * Every method throws RegistryError for anything a client should see.
+ */
+export interface Repository {
+  readonly name: RepositoryName;
+
+  statBlob(digest: Digest): Promise<{ digest: Digest; size: number }>;
+  openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody>;
+  deleteBlob(digest: Digest): Promise<void>;
+
+  getManifest(reference: Reference, request: ManifestRequest): Promise<ManifestContent>;
+  /** `readBody` is called only once the repository accepts the push, so refusals read nothing. */
+  putManifest(reference: Reference, readBody: () => Promise<Buffer>, contentType: string | undefined): Promise<PutManifestResult>;
+  deleteManifest(reference: Reference): Promise<void>;
+
+  /** Every tag, lexically sorted. */
+  listTags(): Promise<string[]>;
+  /** Descriptors of manifests whose subject is `digest`. */
+  listReferrers(digest: Digest): Promise<Descriptor[]>;
+
+  startUpload(): Promise<UploadSession>;
+  /** Links `digest` from `source` into this repository if `source` serves it; false otherwise. */
+  mountBlob(digest: Digest, source: Repository): Promise<boolean>;
+  getUpload(id: string): Promise<UploadSession>;
+  appendUpload(id: string, body: Readable, options: { start?: number; length?: number }): Promise<UploadSession>;
+  completeUpload(id: string, digest: Digest): Promise<{ digest: Digest; size: number }>;
+  cancelUpload(id: string): Promise<void>;
+}
+
+/** Whether `source` can serve `digest` to the caller — the check behind cross-repository mounts. */
+export async function servesBlob(source: Repository, digest: Digest): Promise<boolean> {
+  try {
+    await source.statBlob(digest);
+    return true;
+  } catch {
+    return false;
+  }
+}

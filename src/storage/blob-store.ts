@@ -1,0 +1,50 @@
+import type { Readable } from 'node:stream';
+import type { Digest, DigestAlgorithm } from '../oci/digest.js';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+/** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Bytes being written under a digest that is not known to be right yet. Writes are hashed as they
+ * land; `commit` publishes the blob only if the bytes hash to the expected digest.
+ */
+export interface BlobWriter {
+  readonly bytesWritten: number;
+  /** Resolves when the chunk is durable enough to be read back by tail readers. Sequential use only. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Publishes atomically. Throws RegistryError DIGEST_INVALID (and discards) when the bytes differ. */
+  commit(expected: Digest): Promise<BlobInfo>;
+  /** Discards the bytes; tail readers fail with `reason`. Safe to call more than once. */
+  abort(reason?: Error): Promise<void>;
+  /**
+   * A stream of the bytes from `start`, following the writer as it grows: it ends once the writer
+   * committed and every byte was read, and errors if the writer aborts. Memory stays bounded: bytes
+   * are read back from storage, not buffered per reader.
+   */
+  createTailReader(start: number): Readable;
+}
+
+/** Content-addressed blob storage shared by every repository. Implementations: disk (FsBlobStore). */
+export interface BlobStore {
+  stat(digest: Digest): Promise<BlobInfo | null>;
+  /** Throws BLOB_UNKNOWN when absent. The caller owns the stream. */
+  createReadStream(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /** Small blobs only (manifests): the whole content. Throws BLOB_UNKNOWN when absent. */
+  readBytes(digest: Digest): Promise<Buffer>;
+  /** Stores bytes whose digest the caller computed or verified. */
+  putBytes(digest: Digest, bytes: Uint8Array): Promise<void>;
+  createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter>;
+  delete(digest: Digest): Promise<void>;
+  /** Marks a blob as recently used (for LRU eviction across restarts). */
+  touch(digest: Digest): void;
+  /** Every stored blob with its size and last use, for rebuilding the eviction index at start. */
+  list(): AsyncIterable<BlobInfo & { lastUsed: number }>;
+}

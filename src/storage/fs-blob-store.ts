@@ -1,0 +1,115 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { isDigest, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import { isNotFound, writeFileAtomic } from './atomic-file.js';
+import type { BlobInfo, BlobStore, BlobWriter, ByteRange } from './blob-store.js';
+import { FsBlobWriter } from './fs-blob-writer.js';
+import type { Layout } from './layout.js';
+
+// Large reads keep syscalls and stream churn low for multi-GB layers; 1 MiB per open stream is a
+// bounded cost (memory scales with concurrent readers, never with blob size).
+const READ_HIGH_WATER_MARK = 1024 * 1024;
+const TOUCH_INTERVAL_MS = 60_000;
+
+const blobUnknown = (digest: Digest): RegistryError => new RegistryError('BLOB_UNKNOWN', { digest });
+
+export class FsBlobStore implements BlobStore {
+  /** Last time each blob's mtime was bumped, so a hot blob costs one utimes a minute, not one per GET. */
+  private readonly touched = new Map<Digest, number>();
+
+  constructor(private readonly layout: Layout) {}
+
+  async stat(digest: Digest): Promise<BlobInfo | null> {
+    try {
+      const s = await stat(this.layout.blob(digest));
+      return { digest, size: s.size };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async createReadStream(digest: Digest, range?: ByteRange): Promise<Readable> {
+    // Open first so a missing blob is a clean BLOB_UNKNOWN rather than a stream error mid-response.
+    let handle;
+    try {
+      handle = await open(this.layout.blob(digest), 'r');
+    } catch (e) {
+      if (isNotFound(e)) throw blobUnknown(digest);
+      throw e;
+    }
+    this.touch(digest);
+    return createReadStream('', {
+      fd: handle,
+      highWaterMark: READ_HIGH_WATER_MARK,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
+  }
+
+  async readBytes(digest: Digest): Promise<Buffer> {
+    try {
+      return await readFile(this.layout.blob(digest));
+    } catch (e) {
+      if (isNotFound(e)) throw blobUnknown(digest);
+      throw e;
+    }
+  }
+
+  async putBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
+    const path = this.layout.blob(digest);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFileAtomic(path, bytes, this.layout.tmp);
+  }
+
+  createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter> {
+    return FsBlobWriter.create(this.layout, algorithm);
+  }
+
+  async delete(digest: Digest): Promise<void> {
+    this.touched.delete(digest);
+    await rm(this.layout.blob(digest), { force: true });
+  }
+
+  touch(digest: Digest): void {
+    const now = Date.now();
+    if (now - (this.touched.get(digest) ?? 0) < TOUCH_INTERVAL_MS) return;
+    this.touched.set(digest, now);
+    const seconds = now / 1000;
+    utimes(this.layout.blob(digest), seconds, seconds).catch(() => {});
+  }
+
+  async *list(): AsyncIterable<BlobInfo & { lastUsed: number }> {
+    for (const algorithm of await readdirOrEmpty(this.layout.blobs)) {
+      for (const prefix of await readdirOrEmpty(join(this.layout.blobs, algorithm))) {
+        const dir = join(this.layout.blobs, algorithm, prefix);
+        for (const hex of await readdirOrEmpty(dir)) {
+          const digest = `${algorithm}:${hex}`;
+          if (!isDigest(digest)) continue;
+          const s = await stat(join(dir, hex)).catch(() => null);
+          if (s) yield { digest, size: s.size, lastUsed: s.mtimeMs };
+        }
+      }
+    }
+  }
+
+  static async open(layout: Layout): Promise<FsBlobStore> {
+    await Promise.all([layout.blobs, layout.uploads, layout.repositories].map((d) => mkdir(d, { recursive: true })));
+    // Anything in tmp/ is from a process that died mid-write: never a finished blob.
+    await rm(layout.tmp, { recursive: true, force: true });
+    await mkdir(layout.tmp, { recursive: true });
+    return new FsBlobStore(layout);
+  }
+}
+
+export async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+}
+

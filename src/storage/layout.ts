@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import type { RepositoryKey } from './repository-key.js';
+
+/**
+ * The on-disk layout. Every path below is built from validated values only (Digest,
+ * RepositoryKey, Tag, upload ids), so no request can name a path outside the root.
+ *
+ *   <root>/
+ *     blobs/sha256/ab/ab12…ef          content, written once by atomic rename after the digest matched;
+ *                                      layers, configs and manifests alike, shared by every repository
+ *     tmp/<random>                     bytes being written (fills, uploads being committed); swept at start
+ *     uploads/<uuid>/data              an upload session's bytes so far (offset = file size)
+ *     uploads/<uuid>/session.json      { repository, startedAt }
+ *     repositories/<key>/              key = hosted/<name> or proxied/<upstream>/<name>
+ *       _blobs/sha256/<hex>            empty file: the repository may serve this blob (pushed or mounted)
+ *       _manifests/sha256/<hex>        JSON ManifestRecord: media type, size, subject, artifact type
+ *       _tags/<tag>                    JSON TagRecord: digest, when set, when last checked upstream
+ *       _referrers/sha256/<subject>/sha256-<hex>   JSON Descriptor of a manifest whose subject is <subject>
+ *
+ * Bookkeeping directories start with `_`, which no repository name component can, so a repository
+ * called `a/_tags` cannot exist to collide with them.
+ */
+export class Layout {
+  readonly blobs: string;
+  readonly tmp: string;
+  readonly uploads: string;
+  readonly repositories: string;
+
+  constructor(readonly root: string) {
+    this.blobs = join(root, 'blobs');
+    this.tmp = join(root, 'tmp');
+    this.uploads = join(root, 'uploads');
+    this.repositories = join(root, 'repositories');
+  }
+
+  blob(digest: Digest): string {
+    const hex = digestHex(digest);
+    return join(this.blobs, digestAlgorithm(digest), hex.slice(0, 2), hex);
+  }
+
+  repository(key: RepositoryKey): string {
+    return join(this.repositories, key);
+  }
+
+  blobLink(key: RepositoryKey, digest: Digest): string {
+    return join(this.repository(key), '_blobs', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  manifest(key: RepositoryKey, digest: Digest): string {
+    return join(this.repository(key), '_manifests', digestAlgorithm(digest), digestHex(digest));
+  }
+
+  tags(key: RepositoryKey): string {
+    return join(this.repository(key), '_tags');
+  }
+
+  referrers(key: RepositoryKey, subject: Digest): string {
+    return join(this.repository(key), '_referrers', digestAlgorithm(subject), digestHex(subject));
+  }
+
+  upload(id: string): string {
+    return join(this.uploads, id);
+  }
+}

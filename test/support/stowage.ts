@@ -1,0 +1,59 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { buildApp, type App } from '../../src/app.js';
+import type { Config } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/load-config.js';
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
+
+export interface RunningStowage {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** 127.0.0.1:PORT, as clients name the registry. */
+  host: string;
+  dataDir: string;
+  app: App;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Stowage listening on a random loopback port with a temporary data directory. By default
+ * every repository is hosted and no upstream is configured; pass `config` to change that (values in
+ * the YAML shape: '5m', '4MiB' and plain numbers are accepted).
+ */
+export async function startStowage(options: { config?: Record<string, unknown>; dataDir?: string } = {}): Promise<RunningStowage> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'stowage-test-')));
+  const config = loadConfig({
+    env: {},
+    file: null,
+    overrides: {
+      server: { host: '127.0.0.1', port: 0 },
+      storage: { path: dataDir },
+      log: { level: process.env.STOWAGE_TEST_LOG ?? 'silent' },
+      hosted: ['**'],
+      upstreams: {},
+      defaultUpstream: null,
+      ...options.config,
+    },
+  });
+  const app = await buildApp(config, { logger: pino({ level: config.log.level }) });
+  await app.server.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no address');
+  const host = `127.0.0.1:${address.port}`;
+  return {
+    url: `http://${host}`,
+    host,
+    dataDir,
+    app,
+    config,
+    async close() {
+      await app.server.close();
+      await app.close();
+      if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
