@@ -16,6 +16,14 @@ import { FsMetadataStore } from './storage/fs-metadata-store.js';
 import { Layout } from './storage/layout.js';
 import { UploadStore } from './storage/upload-store.js';
 import { createLogger } from './logger.js';
+import { BlobFills } from './registry/blob-fills.js';
+import { ManifestCache } from './registry/manifest-cache.js';
+import { ProxiedRepository } from './registry/proxied-repository.js';
+import type { RegistryObserver } from './registry/registry-observer.js';
+import { createUpstream } from './upstream/create-upstream.js';
+import type { Upstream, UpstreamObserver } from './upstream/upstream.js';
+import { NOOP_UPSTREAM_OBSERVER } from './upstream/upstream.js';
+import type { Dispatcher } from 'undici';
 
 export interface App {
   server: FastifyInstance;
@@ -28,14 +36,63 @@ export interface App {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The composition root: the only place services are constructed and wired together. */
-export async function buildApp(config: Config, options: { logger?: Logger } = {}): Promise<App> {
+export interface AppOptions {
+  logger?: Logger;
+  /** Sends upstream requests instead of each upstream's own Agent (tests). */
+  dispatcher?: Dispatcher;
+  registryObserver?: RegistryObserver;
+  upstreamObserver?: UpstreamObserver;
+  /** Shorter upstream backoff (tests). */
+  upstreamRetry?: { baseDelayMs?: number; maxDelayMs?: number };
+  now?: () => number;
+}
+
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.log.level);
   const layout = new Layout(resolve(config.storage.path));
   const blobs = await FsBlobStore.open(layout);
   const metadata = new FsMetadataStore(layout);
   const uploads = new UploadStore(layout, config.limits.blobMaxBytes);
-  const observer = NOOP_REGISTRY_OBSERVER;
+  const observer = options.registryObserver ?? NOOP_REGISTRY_OBSERVER;
   const hostedDeps = { blobs, metadata, uploads, observer, manifestMaxBytes: config.limits.manifestMaxBytes };
+
+  const fills = new BlobFills({ blobs, observer, logger });
+  const proxies = new Map<string, { upstream: Upstream; manifests: ManifestCache }>();
+  for (const [name, settings] of Object.entries(config.upstreams)) {
+    const upstream = createUpstream(
+      {
+        name,
+        url: settings.url,
+        ...(settings.username !== undefined ? { username: settings.username } : {}),
+        ...(settings.password !== undefined ? { password: settings.password } : {}),
+        concurrency: settings.concurrency,
+        connectTimeoutMs: settings.connectTimeout,
+        headersTimeoutMs: settings.headersTimeout,
+        bodyTimeoutMs: settings.bodyTimeout,
+        retries: settings.retries,
+        blobResumes: settings.blobResumes,
+        maxManifestBytes: config.limits.manifestMaxBytes,
+      },
+      {
+        logger,
+        observer: options.upstreamObserver ?? NOOP_UPSTREAM_OBSERVER,
+        ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+        ...(options.upstreamRetry ? { retry: options.upstreamRetry } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      },
+    );
+    const manifests = new ManifestCache({
+      upstream,
+      blobs,
+      metadata,
+      observer,
+      logger,
+      settings: { tagTtl: settings.tagTtl, notFoundTtl: settings.notFoundTtl, revalidateBudget: settings.revalidateBudget },
+      maxManifestBytes: config.limits.manifestMaxBytes,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    proxies.set(name, { upstream, manifests });
+  }
 
   const registry = new Registry({
     hosted: new NamePatterns(config.hosted),
@@ -44,7 +101,16 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     metadata,
     createHosted: (route) => new HostedRepository(route.name, route.key, hostedDeps),
     createProxied: (route) => {
-      throw new RegistryError('NAME_UNKNOWN', { name: route.name }, { message: 'proxying is not available' });
+      const proxy = proxies.get(route.upstream)!;
+      return new ProxiedRepository(route.name, route.remoteName, route.key, {
+        upstream: proxy.upstream,
+        manifests: proxy.manifests,
+        blobs,
+        metadata,
+        fills,
+        observer,
+        logger,
+      });
     },
   });
 
@@ -76,7 +142,7 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
   server.setNotFoundHandler((request, reply) => {
     handleError(new RegistryError('NOT_FOUND', { path: request.url.split('?')[0] }, { message: 'no such endpoint' }), request, reply);
   });
-  registerV2Routes(server, { registry, manifestMaxBytes: config.limits.manifestMaxBytes });
+  registerV2Routes(server, { registry, observer, manifestMaxBytes: config.limits.manifestMaxBytes });
 
   const purge = setInterval(() => {
     uploads.purgeOlderThan(config.limits.uploadSessionTtl).then(
@@ -92,6 +158,8 @@ export async function buildApp(config: Config, options: { logger?: Logger } = {}
     logger,
     async close() {
       clearInterval(purge);
+      await fills.settled();
+      await Promise.all([...proxies.values()].map((p) => p.upstream.close()));
     },
   };
 }

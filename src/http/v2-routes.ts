@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../oci/errors.js';
 import type { Registry } from '../registry/registry.js';
+import type { RegistryObserver } from '../registry/registry-observer.js';
 import { deleteBlob, getBlob, headBlob } from './handlers/blobs.js';
 import type { HandlerContext } from './handlers/context.js';
 import { listCatalog, listReferrers, listTags } from './handlers/listings.js';
@@ -28,6 +29,7 @@ const TABLE: Partial<Record<Endpoint, Partial<Record<Method, Handler>>>> = {
 
 export interface V2Options {
   registry: Registry;
+  observer: RegistryObserver;
   manifestMaxBytes: number;
 }
 
@@ -55,13 +57,22 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
     }
     if (path.endpoint === 'catalog') {
       if (method !== 'GET') throw unsupported(method);
-      return listCatalog({ request, reply, path, registry: options.registry, query, manifestMaxBytes: options.manifestMaxBytes });
+      return listCatalog({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes });
     }
     const handler = TABLE[path.endpoint]?.[method];
     if (!handler) throw unsupported(method);
     if (query.ns !== undefined) reply.header('OCI-Namespace', query.ns);
     const repository = options.registry.repository(path.name, query.ns);
-    return handler({ request, reply, path: path as Exclude<V2Path, { endpoint: 'base' | 'catalog' }>, registry: options.registry, repository, query, manifestMaxBytes: options.manifestMaxBytes });
+    return handler({
+      request,
+      reply,
+      path: path as Exclude<V2Path, { endpoint: 'base' | 'catalog' }>,
+      registry: options.registry,
+      observer: options.observer,
+      repository,
+      query,
+      manifestMaxBytes: options.manifestMaxBytes,
+    });
   };
   const methods: Method[] = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'];
   // Explicit HEAD routes: Fastify's automatic HEAD would run the GET handler (and read blobs).

@@ -47,7 +47,7 @@ export class HostedRepository implements Repository {
     const { size } = await this.statBlob(digest);
     const resolved = range ? resolveRange(range, size) : undefined;
     const stream = await this.deps.blobs.createReadStream(digest, resolved);
-    return { digest, size, stream, ...(resolved ? { range: resolved } : {}) };
+    return { digest, size, stream, source: 'cache', ...(resolved ? { range: resolved } : {}) };
   }
 
   async deleteBlob(digest: Digest): Promise<void> {

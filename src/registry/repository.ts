@@ -17,6 +17,8 @@ export interface BlobBody {
   range?: ByteRange;
   /** The caller owns the stream: pipe it or destroy it. */
   stream: Readable;
+  /** Where the bytes come from, for the bytes-served metric. */
+  source: 'cache' | 'upstream';
 }
 
 export interface ManifestContent {

@@ -25,11 +25,12 @@ export interface BlobWriter {
   /** Discards the bytes; tail readers fail with `reason`. Safe to call more than once. */
   abort(reason?: Error): Promise<void>;
   /**
-   * A stream of the bytes from `start`, following the writer as it grows: it ends once the writer
+   * A stream of the bytes from `range.start` (to `range.end` inclusive, or the end), following the writer as it grows: it ends once the writer
    * committed and every byte was read, and errors if the writer aborts. Memory stays bounded: bytes
-   * are read back from storage, not buffered per reader.
+   * are read back from storage, not buffered per reader. Returns null once the blob is committed:
+   * read it from the store then.
    */
-  createTailReader(start: number): Readable;
+  createTailReader(range: ByteRange | { start: number; end?: undefined }): Readable | null;
 }
 
 /** Content-addressed blob storage shared by every repository. Implementations: disk (FsBlobStore). */

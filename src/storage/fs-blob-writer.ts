@@ -77,10 +77,12 @@ export class FsBlobWriter implements BlobWriter {
     await this.release();
   }
 
-  createTailReader(start: number): Readable {
+  createTailReader(range: { start: number; end?: number | undefined }): Readable | null {
     if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
+    if (this.state === 'committed') return null;
     this.refs++;
-    let position = start;
+    let position = range.start;
+    const limit = range.end === undefined ? Infinity : range.end + 1;
     let released = false;
     const release = (): void => {
       if (!released) {
@@ -94,8 +96,12 @@ export class FsBlobWriter implements BlobWriter {
         const pump = async (): Promise<void> => {
           for (;;) {
             if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
+            if (position >= limit) {
+              readable.push(null);
+              return;
+            }
             if (position < this.bytesWritten) {
-              const length = Math.min(READ_CHUNK, this.bytesWritten - position);
+              const length = Math.min(READ_CHUNK, this.bytesWritten - position, limit - position);
               const buffer = Buffer.allocUnsafe(length);
               const { bytesRead } = await this.handle.read(buffer, 0, length, position);
               position += bytesRead;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type AppOptions } from '../../src/app.js';
 import type { Config } from '../../src/config/config.js';
 import { loadConfig } from '../../src/config/load-config.js';
 
@@ -24,7 +24,9 @@ export interface RunningStowage {
  * every repository is hosted and no upstream is configured; pass `config` to change that (values in
  * the YAML shape: '5m', '4MiB' and plain numbers are accepted).
  */
-export async function startStowage(options: { config?: Record<string, unknown>; dataDir?: string } = {}): Promise<RunningStowage> {
+export async function startStowage(
+  options: { config?: Record<string, unknown>; dataDir?: string; app?: AppOptions } = {},
+): Promise<RunningStowage> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'stowage-test-')));
   const config = loadConfig({
     env: {},
@@ -39,7 +41,7 @@ export async function startStowage(options: { config?: Record<string, unknown>; 
       ...options.config,
     },
   });
-  const app = await buildApp(config, { logger: pino({ level: config.log.level }) });
+  const app = await buildApp(config, { logger: pino({ level: config.log.level }), upstreamRetry: { baseDelayMs: 5, maxDelayMs: 20 }, ...options.app });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');

@@ -15,8 +15,11 @@ export async function headBlob({ repository, reply, path }: HandlerContext<BlobP
     .send();
 }
 
-export async function getBlob({ repository, request, reply, path }: HandlerContext<BlobPath>): Promise<void> {
+export async function getBlob({ repository, request, reply, path, observer }: HandlerContext<BlobPath>): Promise<void> {
   const body = await repository.openBlob(path.digest, parseRangeHeader(request.headers.range));
+  const length = body.range ? body.range.end - body.range.start + 1 : body.size;
+  // Counted when the response completed; a client that hung up mid-blob is not counted as served.
+  reply.raw.once('finish', () => observer.bytesServed({ source: body.source, bytes: length }));
   reply
     .header('Docker-Content-Digest', path.digest)
     .header('Content-Type', 'application/octet-stream')
@@ -28,9 +31,9 @@ export async function getBlob({ repository, request, reply, path }: HandlerConte
     reply
       .code(206)
       .header('Content-Range', `bytes ${body.range.start}-${body.range.end}/${body.size}`)
-      .header('Content-Length', body.range.end - body.range.start + 1);
+      .header('Content-Length', length);
   } else {
-    reply.header('Content-Length', body.size);
+    reply.header('Content-Length', length);
   }
   return reply.send(body.stream);
 }

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../registry/registry.js';
+import type { RegistryObserver } from '../../registry/registry-observer.js';
 import type { Repository } from '../../registry/repository.js';
 
 /** What every /v2 handler receives: the request, its parsed path and the resolved repository. */
@@ -9,6 +10,7 @@ export interface HandlerContext<P> {
   reply: FastifyReply;
   path: P;
   registry: Registry;
+  observer: RegistryObserver;
   repository: Repository;
   query: Record<string, string | undefined>;
   manifestMaxBytes: number;

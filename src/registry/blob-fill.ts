@@ -1,0 +1,95 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { digestAlgorithm, type Digest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import type { BlobInfo, BlobStore, BlobWriter, ByteRange } from '../storage/blob-store.js';
+import type { BlobResponse } from '../upstream/upstream.js';
+import type { RegistryObserver } from './registry-observer.js';
+
+/**
+ * One upstream download of one blob into the store, shared by every client that wants it.
+ *
+ * The fill is detached from its clients: it pumps the upstream body into a BlobWriter at the
+ * upstream's pace, and each client reads the growing file through its own tail reader at its own
+ * pace — so a slow or vanished client never slows or cancels the download, and memory does not grow
+ * with blob size or client count. The blob becomes visible in the store only after its digest
+ * matched; on a mismatch or upstream failure the bytes are discarded and every reader errors (a cut
+ * connection, never a wrong blob).
+ */
+export class BlobFill {
+  /** Total size, known once the upstream answered. */
+  size: number | null = null;
+  /** Settles when the upstream answered (ok: readers may attach) or failed before sending bytes. */
+  readonly started: Promise<void>;
+  /** Settles when the blob is committed, or fails. Always handled, so it never goes unobserved. */
+  readonly done: Promise<BlobInfo>;
+  private writer: BlobWriter | null = null;
+
+  constructor(
+    readonly digest: Digest,
+    fetch: () => Promise<BlobResponse>,
+    private readonly deps: { blobs: BlobStore; observer: RegistryObserver; logger: Logger; upstream: string },
+  ) {
+    let markStarted!: () => void;
+    let failStart!: (e: unknown) => void;
+    this.started = new Promise((resolve, reject) => {
+      markStarted = resolve;
+      failStart = reject;
+    });
+    this.started.catch(() => {});
+    this.done = this.run(fetch, markStarted, failStart);
+    this.done.catch(() => {});
+  }
+
+  /**
+   * A stream of the blob from `start`; bytes flow as soon as they are on disk. Null when the fill
+   * has just committed: the caller reads the store instead.
+   */
+  createReader(range: ByteRange | { start: number }): Readable | null {
+    if (!this.writer) throw new Error('fill has not started');
+    const reader = this.writer.createTailReader(range);
+    if (!reader) return null;
+    this.deps.observer.fillReaders(1);
+    reader.once('close', () => this.deps.observer.fillReaders(-1));
+    return reader;
+  }
+
+  private async run(fetch: () => Promise<BlobResponse>, markStarted: () => void, failStart: (e: unknown) => void): Promise<BlobInfo> {
+    const { blobs, observer, logger, upstream } = this.deps;
+    observer.fillsInProgress(1);
+    let response: BlobResponse | null = null;
+    try {
+      response = await fetch();
+      this.size = response.size;
+      this.writer = await blobs.createWriter(digestAlgorithm(this.digest));
+    } catch (e) {
+      response?.body.destroy();
+      observer.fillsInProgress(-1);
+      failStart(e);
+      throw e;
+    }
+    markStarted();
+    const writer = this.writer;
+    try {
+      for await (const chunk of response.body as AsyncIterable<Buffer>) await writer.write(chunk);
+      if (this.size !== null && writer.bytesWritten !== this.size) {
+        throw new RegistryError('BLOB_UNKNOWN', { digest: this.digest }, { status: 502, message: `upstream sent ${writer.bytesWritten} of ${this.size} bytes` });
+      }
+      const info = await writer.commit(this.digest);
+      logger.debug({ digest: this.digest, size: info.size, upstream }, 'blob cached');
+      return info;
+    } catch (e) {
+      if (e instanceof RegistryError && e.code === 'DIGEST_INVALID') {
+        observer.digestMismatch({ upstream, kind: 'blob' });
+        logger.warn({ digest: this.digest, upstream, detail: e.detail }, 'upstream blob did not match its digest; discarded');
+      } else {
+        logger.warn({ digest: this.digest, upstream, err: e }, 'blob fill failed; discarded');
+      }
+      response.body.destroy();
+      await writer.abort(e as Error);
+      throw e;
+    } finally {
+      observer.fillsInProgress(-1);
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import type { Logger } from 'pino';
+import type { Digest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import type { Descriptor } from '../oci/manifest.js';
+import type { Reference } from '../oci/reference.js';
+import type { RepositoryName } from '../oci/repository-name.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { MetadataStore } from '../storage/metadata-store.js';
+import type { RepositoryKey } from '../storage/repository-key.js';
+import type { UploadSession } from '../storage/upload-store.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { BlobFills } from './blob-fills.js';
+import { resolveRange } from './byte-range.js';
+import type { ManifestCache } from './manifest-cache.js';
+import type { RegistryObserver } from './registry-observer.js';
+import type { BlobBody, ManifestContent, ManifestRequest, PutManifestResult, RangeRequest, Repository } from './repository.js';
+import { toRegistryError } from './upstream-errors.js';
+
+export interface ProxiedDeps {
+  upstream: Upstream;
+  blobs: BlobStore;
+  metadata: MetadataStore;
+  fills: BlobFills;
+  manifests: ManifestCache;
+  observer: RegistryObserver;
+  logger: Logger;
+}
+
+/**
+ * A read-only mirror of one upstream repository. Blobs are filled once and then served from disk;
+ * manifests and tags follow the freshness rules of ManifestCache. Every write is refused before any
+ * request body is read.
+ */
+export class ProxiedRepository implements Repository {
+  constructor(
+    readonly name: RepositoryName,
+    /** The repository's name at the upstream (`library/alpine`). */
+    readonly remoteName: RepositoryName,
+    readonly key: RepositoryKey,
+    private readonly deps: ProxiedDeps,
+  ) {}
+
+  private get upstreamName(): string {
+    return this.deps.upstream.name;
+  }
+
+  async statBlob(digest: Digest): Promise<{ digest: Digest; size: number }> {
+    const cached = await this.cachedBlob(digest);
+    if (cached) return cached;
+    try {
+      const { size } = await this.deps.upstream.headBlob(this.remoteName, digest);
+      return { digest, size };
+    } catch (e) {
+      throw toRegistryError(e, 'BLOB_UNKNOWN', { digest });
+    }
+  }
+
+  async openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
+    const { blobs, fills, observer, upstream } = this.deps;
+    const cached = await this.cachedBlob(digest);
+    if (cached) {
+      observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
+      const resolved = range ? resolveRange(range, cached.size) : undefined;
+      const stream = await blobs.createReadStream(digest, resolved);
+      return { digest, size: cached.size, stream, source: 'cache', ...(resolved ? { range: resolved } : {}) };
+    }
+    const { fill, joined } = fills.join(digest, this.upstreamName, () => upstream.getBlob(this.remoteName, digest));
+    observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: joined ? 'coalesced' : 'miss' });
+    // Link on success whoever started the fill: this repository asked for it, so may serve it.
+    fill.done.then(() => this.deps.metadata.linkBlob(this.key, digest)).catch(() => {});
+    try {
+      await fill.started;
+    } catch (e) {
+      throw toRegistryError(e, 'BLOB_UNKNOWN', { digest });
+    }
+    if (fill.size === null) {
+      // Without a length we cannot promise a complete response up front; wait for the whole blob.
+      await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })));
+      return this.openBlob(digest, range);
+    }
+    const resolved = range ? resolveRange(range, fill.size) : undefined;
+    const stream = fill.createReader(resolved ?? { start: 0 }) ?? (await blobs.createReadStream(digest, resolved));
+    return { digest, size: fill.size, stream, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
+  }
+
+  getManifest(reference: Reference, request: ManifestRequest): Promise<ManifestContent> {
+    return this.deps.manifests.get(this, reference, request);
+  }
+
+  async listTags(): Promise<string[]> {
+    const { upstream, metadata, logger } = this.deps;
+    try {
+      const tags: string[] = [];
+      let last: string | undefined;
+      // Bounded: a repository with more tags than this is listed partially rather than hammering upstream.
+      for (let page = 0; page < 20; page++) {
+        const result = await upstream.listTags(this.remoteName, { n: 1000, ...(last ? { last } : {}) });
+        tags.push(...result.tags);
+        if (!result.next) break;
+        last = result.next;
+      }
+      return [...new Set(tags)].sort();
+    } catch (e) {
+      const cached = await metadata.listTags(this.key);
+      if (cached.length === 0) throw toRegistryError(e, 'NAME_UNKNOWN', { name: this.name });
+      logger.warn({ upstream: this.upstreamName, err: e }, 'tag list from upstream failed; serving cached tags');
+      return cached;
+    }
+  }
+
+  listReferrers(digest: Digest): Promise<Descriptor[]> {
+    return this.deps.metadata.listReferrers(this.key, digest);
+  }
+
+  /** A blob this repository may serve from disk: linked here, or stored and confirmed by the upstream. */
+  private async cachedBlob(digest: Digest): Promise<{ digest: Digest; size: number } | null> {
+    const { blobs, metadata, upstream } = this.deps;
+    const info = await blobs.stat(digest);
+    if (!info) return null;
+    if (await metadata.hasBlob(this.key, digest)) return info;
+    // Stored for another repository: serve it only if the upstream confirms this one has it too,
+    // so a proxied path can never read a hosted repository's private blob.
+    try {
+      await upstream.headBlob(this.remoteName, digest);
+    } catch {
+      return null;
+    }
+    await metadata.linkBlob(this.key, digest);
+    return info;
+  }
+
+  // Writes: a proxied repository mirrors its upstream and is read-only.
+  private readOnly(): never {
+    throw new RegistryError('UNSUPPORTED', { name: this.name, upstream: this.upstreamName }, {
+      message: `${this.name} is a read-only mirror of ${this.upstreamName}; push to a hosted repository instead`,
+    });
+  }
+  async deleteBlob(): Promise<void> { this.readOnly(); }
+  async putManifest(): Promise<PutManifestResult> { this.readOnly(); }
+  async deleteManifest(): Promise<void> { this.readOnly(); }
+  async startUpload(): Promise<UploadSession> { this.readOnly(); }
+  async mountBlob(): Promise<boolean> { this.readOnly(); }
+  async getUpload(): Promise<UploadSession> { this.readOnly(); }
+  async appendUpload(): Promise<UploadSession> { this.readOnly(); }
+  async completeUpload(): Promise<{ digest: Digest; size: number }> { this.readOnly(); }
+  async cancelUpload(): Promise<void> { this.readOnly(); }
+}

@@ -1,0 +1,92 @@
+import type http from 'node:http';
+import type { BlobHandle } from './fake-hub-content.js';
+import type { FakeHubFaults } from './fake-hub-faults.js';
+
+/**
+ * Serves blob bytes like a registry or a CDN does: `Range: bytes=N-` / `bytes=N-M` → 206 with
+ * `Content-Range`, an unsatisfiable range → 416, otherwise 200. Honours the body faults (cut after K
+ * bytes by destroying the socket; ignore Range). Returns the status sent.
+ */
+export async function serveBlobBytes(
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  blob: BlobHandle,
+  faults: FakeHubFaults,
+  extraHeaders: Record<string, string> = {},
+): Promise<number> {
+  const requested = parseRange(request.headers.range, blob.size);
+  const range = requested !== null && faults.takeIgnoreRange() ? null : requested;
+  if (range === 'unsatisfiable') {
+    response.writeHead(416, { 'content-range': `bytes */${blob.size}`, 'content-length': '0', ...extraHeaders });
+    response.end();
+    return 416;
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? blob.size - 1;
+  const status = range ? 206 : 200;
+  const headers: Record<string, string> = {
+    'content-type': 'application/octet-stream',
+    'content-length': String(Math.max(0, end - start + 1)),
+    'docker-content-digest': blob.digest,
+    'accept-ranges': 'bytes',
+    ...extraHeaders,
+  };
+  if (range) headers['content-range'] = `bytes ${start}-${end}/${blob.size}`;
+  response.writeHead(status, headers);
+  if (request.method === 'HEAD' || blob.size === 0) {
+    response.end();
+    return status;
+  }
+
+  const cutAfter = faults.takeCut();
+  const source = await blob.read(start, end);
+  let sent = 0;
+  try {
+    for await (const chunk of source) {
+      const bytes = chunk as Buffer;
+      if (cutAfter !== null && sent + bytes.length >= cutAfter) {
+        const head = bytes.subarray(0, cutAfter - sent);
+        if (head.length > 0) await write(response, head);
+        // Give the bytes a moment to leave before the reset, so the client really sees K bytes.
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        response.destroy();
+        source.destroy();
+        return status;
+      }
+      if (!response.write(bytes)) await drainOrClose(response);
+      if (response.destroyed) break;
+      sent += bytes.length;
+    }
+    response.end();
+  } catch {
+    response.destroy();
+  } finally {
+    source.destroy();
+  }
+  return status;
+}
+
+function drainOrClose(response: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.once('drain', done);
+    response.once('close', done);
+  });
+}
+
+function write(response: http.ServerResponse, bytes: Buffer): Promise<void> {
+  return new Promise((resolve) => response.write(bytes, () => resolve()));
+}
+
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  const match = header === undefined ? null : /^bytes=(\d+)-(\d*)$/.exec(header.trim());
+  if (!match?.[1]) return null;
+  const start = Number(match[1]);
+  const end = match[2] ? Math.min(Number(match[2]), size - 1) : size - 1;
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
