@@ -1,20 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { handleError } from './http/error-handler.js';
 import { registerV2Routes } from './http/v2-routes.js';
+import { registerHealthRoutes } from './http/health-routes.js';
+import { parseListenAddress, registerMetricsRoutes } from './http/metrics-routes.js';
+import { fanOut } from './metrics/fan-out.js';
+import { registerHttpMetrics } from './metrics/http-metrics.js';
+import { StowageMetrics } from './metrics/metrics.js';
+import { Readiness } from './metrics/readiness.js';
+import { RegistryMetrics } from './metrics/registry-metrics.js';
+import { UpstreamMetrics } from './metrics/upstream-metrics.js';
 import { HostedRepository } from './registry/hosted-repository.js';
 import { NamePatterns } from './registry/name-pattern.js';
 import { Registry } from './registry/registry.js';
 import { NOOP_REGISTRY_OBSERVER } from './registry/registry-observer.js';
 import { RegistryError } from './oci/errors.js';
-import { FsBlobStore } from './storage/fs-blob-store.js';
-import { FsMetadataStore } from './storage/fs-metadata-store.js';
-import { Layout } from './storage/layout.js';
-import { UploadStore } from './storage/upload-store.js';
+import { openStorage, type Storage } from './storage/open-storage.js';
 import { createLogger } from './logger.js';
 import { BlobFills } from './registry/blob-fills.js';
 import { ManifestCache } from './registry/manifest-cache.js';
@@ -29,6 +33,13 @@ export interface App {
   server: FastifyInstance;
   config: Config;
   logger: Logger;
+  storage: Storage;
+  /** Null when `metrics.enabled` is false. */
+  metrics: StowageMetrics | null;
+  /** Backs /readyz; `beginShutdown()` makes it fail before the server stops accepting. */
+  readiness: Readiness;
+  /** The separate /metrics + health listener from `metrics.listen` (not listening until the caller listens on `address`). */
+  ops: { server: FastifyInstance; address: { host: string; port: number } } | null;
   /** Stops background work (purges, fills) after the server closed. */
   close(): Promise<void>;
 }
@@ -49,12 +60,23 @@ export interface AppOptions {
 
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const logger = options.logger ?? createLogger(config.log.level);
-  const layout = new Layout(resolve(config.storage.path));
-  const blobs = await FsBlobStore.open(layout);
-  const metadata = new FsMetadataStore(layout);
-  const uploads = new UploadStore(layout, config.limits.blobMaxBytes);
-  const observer = options.registryObserver ?? NOOP_REGISTRY_OBSERVER;
-  const hostedDeps = { blobs, metadata, uploads, observer, manifestMaxBytes: config.limits.manifestMaxBytes };
+  const opsAddress = config.metrics.listen ? parseListenAddress(config.metrics.listen) : null;
+  const metrics = config.metrics.enabled
+    ? new StowageMetrics({ upstreams: Object.keys(config.upstreams), cacheBudgetBytes: config.storage.maxSize })
+    : null;
+  const observer = fanOut(NOOP_REGISTRY_OBSERVER, [options.registryObserver, metrics && new RegistryMetrics(metrics)]);
+  const upstreamObserver = fanOut(NOOP_UPSTREAM_OBSERVER, [options.upstreamObserver, metrics && new UpstreamMetrics(metrics)]);
+  const storage = await openStorage(
+    { path: config.storage.path, maxSize: config.storage.maxSize, blobMaxBytes: config.limits.blobMaxBytes },
+    {
+      evicted: (bytes) => observer.eviction({ bytes }),
+      sizeChanged: (bytes, objects) => observer.cacheSize({ bytes, objects }),
+      rebuildFailed: (err) => logger.error({ err }, 'rebuilding the cache index failed; eviction is off until restart'),
+    },
+    options.now,
+  );
+  const { blobs, metadata, uploads, cache } = storage;
+  const hostedDeps = { blobs, metadata, uploads, cache, observer, manifestMaxBytes: config.limits.manifestMaxBytes };
 
   const fills = new BlobFills({ blobs, observer, logger });
   const proxies = new Map<string, { upstream: Upstream; manifests: ManifestCache }>();
@@ -75,7 +97,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       },
       {
         logger,
-        observer: options.upstreamObserver ?? NOOP_UPSTREAM_OBSERVER,
+        observer: upstreamObserver,
         ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
         ...(options.upstreamRetry ? { retry: options.upstreamRetry } : {}),
         ...(options.now ? { now: options.now } : {}),
@@ -85,6 +107,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       upstream,
       blobs,
       metadata,
+      cache,
       observer,
       logger,
       settings: { tagTtl: settings.tagTtl, notFoundTtl: settings.notFoundTtl, revalidateBudget: settings.revalidateBudget },
@@ -105,6 +128,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return new ProxiedRepository(route.name, route.remoteName, route.key, {
         upstream: proxy.upstream,
         manifests: proxy.manifests,
+        cache,
         blobs,
         metadata,
         fills,
@@ -128,7 +152,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     // Uploads are streams we bound ourselves; Fastify's body limit would cap docker push at 1 MiB.
     bodyLimit: Number.MAX_SAFE_INTEGER,
     return503OnClosing: true,
-    forceCloseConnections: false,
+    // On close, idle keep-alive sockets are closed at once; requests in flight finish (drain).
+    forceCloseConnections: 'idle',
     ...(https ? { http2: true as const, https } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
 
@@ -138,11 +163,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   server.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
+  if (metrics) registerHttpMetrics(server, metrics);
   server.setErrorHandler(handleError);
   server.setNotFoundHandler((request, reply) => {
     handleError(new RegistryError('NOT_FOUND', { path: request.url.split('?')[0] }, { message: 'no such endpoint' }), request, reply);
   });
   registerV2Routes(server, { registry, observer, manifestMaxBytes: config.limits.manifestMaxBytes });
+  const readiness = new Readiness({ probeDir: storage.layout.tmp });
+  registerHealthRoutes(server, readiness);
+  if (metrics) registerMetricsRoutes(server, metrics);
+  let ops: App['ops'] = null;
+  if (metrics && opsAddress) {
+    // Scrapes and probes only: no request logging, no /v2 routes.
+    const opsServer = Fastify({ loggerInstance: logger, disableRequestLogging: true }) as unknown as FastifyInstance;
+    registerHealthRoutes(opsServer, readiness);
+    registerMetricsRoutes(opsServer, metrics);
+    ops = { server: opsServer, address: opsAddress };
+  }
 
   const purge = setInterval(() => {
     uploads.purgeOlderThan(config.limits.uploadSessionTtl).then(
@@ -156,8 +193,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     server,
     config,
     logger,
+    storage,
+    metrics,
+    readiness,
+    ops,
     async close() {
+      readiness.beginShutdown();
+      await ops?.server.close();
       clearInterval(purge);
+      await storage.indexed;
       await fills.settled();
       await Promise.all([...proxies.values()].map((p) => p.upstream.close()));
     },

@@ -5,6 +5,7 @@ import { RegistryError } from '../oci/errors.js';
 import type { BlobInfo, BlobStore, BlobWriter, ByteRange } from '../storage/blob-store.js';
 import type { BlobResponse } from '../upstream/upstream.js';
 import type { RegistryObserver } from './registry-observer.js';
+import { toRegistryError } from './upstream-errors.js';
 
 /**
  * One upstream download of one blob into the store, shared by every client that wants it.
@@ -23,6 +24,8 @@ export class BlobFill {
   readonly started: Promise<void>;
   /** Settles when the blob is committed, or fails. Always handled, so it never goes unobserved. */
   readonly done: Promise<BlobInfo>;
+  /** Set as soon as the download has failed: the fill must not be joined any more. */
+  failed = false;
   private writer: BlobWriter | null = null;
 
   constructor(
@@ -47,7 +50,12 @@ export class BlobFill {
    */
   createReader(range: ByteRange | { start: number }): Readable | null {
     if (!this.writer) throw new Error('fill has not started');
-    const reader = this.writer.createTailReader(range);
+    let reader: Readable | null;
+    try {
+      reader = this.writer.createTailReader(range);
+    } catch (e) {
+      throw fillFailure(e, this.digest); // the fill failed since this client joined it
+    }
     if (!reader) return null;
     this.deps.observer.fillReaders(1);
     reader.once('close', () => this.deps.observer.fillReaders(-1));
@@ -60,9 +68,13 @@ export class BlobFill {
     let response: BlobResponse | null = null;
     try {
       response = await fetch();
+      // The body can fail before the loop below reads it (while the writer is being created): an
+      // 'error' event without a listener would crash the process. The loop still sees the error.
+      response.body.on('error', () => {});
       this.size = response.size;
       this.writer = await blobs.createWriter(digestAlgorithm(this.digest));
     } catch (e) {
+      this.failed = true;
       response?.body.destroy();
       observer.fillsInProgress(-1);
       failStart(e);
@@ -79,6 +91,7 @@ export class BlobFill {
       logger.debug({ digest: this.digest, size: info.size, upstream }, 'blob cached');
       return info;
     } catch (e) {
+      this.failed = true;
       if (e instanceof RegistryError && e.code === 'DIGEST_INVALID') {
         observer.digestMismatch({ upstream, kind: 'blob' });
         logger.warn({ digest: this.digest, upstream, detail: e.detail }, 'upstream blob did not match its digest; discarded');
@@ -86,10 +99,20 @@ export class BlobFill {
         logger.warn({ digest: this.digest, upstream, err: e }, 'blob fill failed; discarded');
       }
       response.body.destroy();
-      await writer.abort(e as Error);
-      throw e;
+      // Readers that have not sent a response head yet render this error: make it one for clients.
+      const failure = fillFailure(e, this.digest);
+      await writer.abort(failure);
+      throw failure;
     } finally {
       observer.fillsInProgress(-1);
     }
   }
+}
+
+/** What a client sees when a fill fails: never a raw upstream error, never "your digest is invalid". */
+function fillFailure(error: unknown, digest: Digest): RegistryError {
+  if (error instanceof RegistryError && error.code === 'DIGEST_INVALID') {
+    return new RegistryError('UPSTREAM_UNAVAILABLE', { digest, reason: 'the upstream sent bytes that do not match the digest' });
+  }
+  return toRegistryError(error, 'BLOB_UNKNOWN', { digest });
 }

@@ -17,7 +17,8 @@ export class BlobFills {
   /** Joins the fill of `digest`, or starts one with `fetch`. `joined` is true for a coalesced request. */
   join(digest: Digest, upstream: string, fetch: () => Promise<BlobResponse>): { fill: BlobFill; joined: boolean } {
     const existing = this.active.get(digest);
-    if (existing) return { fill: existing, joined: true };
+    // A failed fill stays in the map until its clean-up finished; a newcomer starts afresh.
+    if (existing && !existing.failed) return { fill: existing, joined: true };
     const fill = new BlobFill(digest, fetch, { ...this.deps, upstream });
     this.active.set(digest, fill);
     const forget = (): void => {

@@ -6,6 +6,7 @@ import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import { acceptsManifest } from '../oci/accept.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { CacheIndex } from '../storage/cache-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession, UploadStore } from '../storage/upload-store.js';
@@ -19,6 +20,8 @@ export interface HostedDeps {
   metadata: MetadataStore;
   uploads: UploadStore;
   observer: RegistryObserver;
+  /** Hosted content leaves the eviction index: it is not a cache. */
+  cache: CacheIndex;
   manifestMaxBytes: number;
 }
 
@@ -83,6 +86,7 @@ export class HostedRepository implements Repository {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { missing: missing.map((d) => d.digest) });
     }
     await blobs.putBytes(digest, bytes);
+    this.deps.cache.forget(digest);
     const record = {
       digest,
       mediaType: manifest.mediaType,
@@ -124,6 +128,7 @@ export class HostedRepository implements Repository {
     // A proxied source may only have the blob upstream: make sure it is stored before linking.
     if (!(await this.deps.blobs.stat(digest))) return false;
     await this.deps.metadata.linkBlob(this.key, digest);
+    this.deps.cache.forget(digest);
     return true;
   }
 
@@ -140,6 +145,7 @@ export class HostedRepository implements Repository {
     const session = await this.deps.uploads.get(id, this.key);
     const info = await this.deps.uploads.complete(session, digest);
     await this.deps.metadata.linkBlob(this.key, digest);
+    this.deps.cache.forget(digest);
     this.deps.observer.push({ kind: 'blob', bytes: info.size });
     return info;
   }

@@ -7,6 +7,7 @@ import { parseManifest } from '../oci/manifest.js';
 import type { Reference, Tag } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { CacheIndex } from '../storage/cache-index.js';
 import type { ManifestRecord, MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import { UpstreamError, type Upstream } from '../upstream/upstream.js';
@@ -56,6 +57,7 @@ export class ManifestCache {
       upstream: Upstream;
       blobs: BlobStore;
       metadata: MetadataStore;
+      cache: CacheIndex;
       observer: RegistryObserver;
       logger: Logger;
       settings: FreshnessSettings;
@@ -179,6 +181,7 @@ export class ManifestCache {
       ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
     };
     await metadata.putManifest(target.key, record);
+    this.deps.cache.add(digest, response.bytes.length);
     this.bytes.set(digest, response.bytes);
     return { record };
   }

@@ -5,6 +5,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { CacheIndex } from '../storage/cache-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession } from '../storage/upload-store.js';
@@ -22,6 +23,7 @@ export interface ProxiedDeps {
   metadata: MetadataStore;
   fills: BlobFills;
   manifests: ManifestCache;
+  cache: CacheIndex;
   observer: RegistryObserver;
   logger: Logger;
 }
@@ -60,6 +62,7 @@ export class ProxiedRepository implements Repository {
     const cached = await this.cachedBlob(digest);
     if (cached) {
       observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
+      this.deps.cache.touch(digest);
       const resolved = range ? resolveRange(range, cached.size) : undefined;
       const stream = await blobs.createReadStream(digest, resolved);
       return { digest, size: cached.size, stream, source: 'cache', ...(resolved ? { range: resolved } : {}) };
@@ -67,7 +70,12 @@ export class ProxiedRepository implements Repository {
     const { fill, joined } = fills.join(digest, this.upstreamName, () => upstream.getBlob(this.remoteName, digest));
     observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: joined ? 'coalesced' : 'miss' });
     // Link on success whoever started the fill: this repository asked for it, so may serve it.
-    fill.done.then(() => this.deps.metadata.linkBlob(this.key, digest)).catch(() => {});
+    fill.done
+      .then(async (info) => {
+        await this.deps.metadata.linkBlob(this.key, digest);
+        if (!joined) this.deps.cache.add(digest, info.size);
+      })
+      .catch(() => {});
     try {
       await fill.started;
     } catch (e) {

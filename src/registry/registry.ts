@@ -23,7 +23,7 @@ export interface RegistryOptions {
 /**
  * Maps a repository name (and containerd's `?ns=`) to a Repository:
  *   1. a name matching a hosted pattern is hosted — hosted names never fall through to an upstream;
- *   2. `?ns=<upstream>` selects that upstream for the whole name;
+ *   2. `?ns=<upstream>` selects that upstream for the whole name (minus a leading `<upstream>/`);
  *   3. `<upstream>/<rest>` (path-prefix mode) selects that upstream for `<rest>`;
  *   4. anything else goes to `defaultUpstream`.
  * An `ns` or host-like prefix that is not configured is NAME_UNKNOWN and never causes a connection.
@@ -36,7 +36,10 @@ export class Registry {
     if (hosted.matches(name)) return { kind: 'hosted', name, key: hostedKey(name) };
     if (ns !== undefined) {
       if (!upstreams.has(ns)) throw unknownUpstream(name, ns);
-      return this.proxied(name, ns, name);
+      // containerd with `override_path` to `/v2/<ns>` sends the path prefix *and* `?ns=<ns>`:
+      // the prefix is not part of the remote name (registry namespaces never contain dots).
+      const remote = name.startsWith(`${ns}/`) ? (name.slice(ns.length + 1) as RepositoryName) : name;
+      return this.proxied(name, ns, remote);
     }
     const slash = name.indexOf('/');
     const first = slash > 0 ? name.slice(0, slash) : '';

@@ -44,6 +44,8 @@ export interface BlobStore {
   putBytes(digest: Digest, bytes: Uint8Array): Promise<void>;
   createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter>;
   delete(digest: Digest): Promise<void>;
+  /** Whether a read stream of the blob is open. */
+  isReading(digest: Digest): boolean;
   /** Marks a blob as recently used (for LRU eviction across restarts). */
   touch(digest: Digest): void;
   /** Every stored blob with its size and last use, for rebuilding the eviction index at start. */

@@ -19,6 +19,8 @@ const blobUnknown = (digest: Digest): RegistryError => new RegistryError('BLOB_U
 export class FsBlobStore implements BlobStore {
   /** Last time each blob's mtime was bumped, so a hot blob costs one utimes a minute, not one per GET. */
   private readonly touched = new Map<Digest, number>();
+  /** Open read streams per blob, so eviction never deletes a blob under a client. */
+  private readonly readers = new Map<Digest, number>();
 
   constructor(private readonly layout: Layout) {}
 
@@ -42,11 +44,22 @@ export class FsBlobStore implements BlobStore {
       throw e;
     }
     this.touch(digest);
-    return createReadStream('', {
+    this.readers.set(digest, (this.readers.get(digest) ?? 0) + 1);
+    const stream = createReadStream('', {
       fd: handle,
       highWaterMark: READ_HIGH_WATER_MARK,
       ...(range ? { start: range.start, end: range.end } : {}),
     });
+    stream.once('close', () => {
+      const left = (this.readers.get(digest) ?? 1) - 1;
+      if (left > 0) this.readers.set(digest, left);
+      else this.readers.delete(digest);
+    });
+    return stream;
+  }
+
+  isReading(digest: Digest): boolean {
+    return this.readers.has(digest);
   }
 
   async readBytes(digest: Digest): Promise<Buffer> {

@@ -100,8 +100,13 @@ export class FsBlobWriter implements BlobWriter {
               readable.push(null);
               return;
             }
-            if (position < this.bytesWritten) {
-              const length = Math.min(READ_CHUNK, this.bytesWritten - position, limit - position);
+            // The last byte written is held back until commit verified the digest: a response that
+            // reaches the blob's end is complete to the client, so it gets there only with verified
+            // bytes, and a failed check cuts it at least one byte short. (A range that ends earlier
+            // is released as soon as the bytes after it exist.)
+            const releasable = this.state === 'committed' ? this.bytesWritten : this.bytesWritten - 1;
+            if (position < releasable) {
+              const length = Math.min(READ_CHUNK, releasable - position, limit - position);
               const buffer = Buffer.allocUnsafe(length);
               const { bytesRead } = await this.handle.read(buffer, 0, length, position);
               position += bytesRead;

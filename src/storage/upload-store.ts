@@ -1,6 +1,6 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -89,14 +89,21 @@ export class UploadStore {
         },
       });
       const path = join(this.layout.upload(session.id), 'data');
+      // A refused chunk (over the size limit, or not the length announced) must not count: cut the
+      // file back so the session's offset is what it was before, as the client's Range says.
+      // An interrupted body keeps what arrived; GET on the session reports it, so a client can resume.
+      const refuse = async (error: RegistryError): Promise<never> => {
+        await truncate(path, current.offset);
+        throw error;
+      };
       try {
         await pipeline(source, counter, createWriteStream(path, { flags: 'r+', start: current.offset }));
       } catch (e) {
-        if (e instanceof RegistryError) throw e;
+        if (e instanceof RegistryError) return refuse(e);
         throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'upload body was interrupted' }, { cause: e });
       }
       if (options.length !== undefined && options.length !== received) {
-        throw new RegistryError('SIZE_INVALID', { expected: options.length, received });
+        return refuse(new RegistryError('SIZE_INVALID', { expected: options.length, received }));
       }
       const offset = current.offset + received;
       if (hash) this.hashes.set(session.id, { hash, offset });
@@ -126,13 +133,23 @@ export class UploadStore {
     return this.exclusive(session.id, () => this.remove(session.id));
   }
 
-  /** Removes sessions started more than `maxAgeMs` ago. Returns how many were purged. */
+  /**
+   * Removes sessions idle for more than `maxAgeMs`: no chunk arrived (the data file's mtime) since
+   * then. Idle, not old: a slow multi-GB push that keeps sending must not be purged mid-upload.
+   * The directory's own mtime covers a session caught half-created. Returns how many were purged.
+   */
   async purgeOlderThan(maxAgeMs: number, now = Date.now()): Promise<number> {
     let purged = 0;
     for (const id of await readdir(this.layout.uploads).catch(() => [] as string[])) {
       if (!UPLOAD_ID.test(id) || this.locks.has(id)) continue;
-      const meta = await readJsonFile<{ startedAt: number }>(join(this.layout.upload(id), 'session.json')).catch(() => null);
-      if (!meta || now - meta.startedAt > maxAgeMs) {
+      const dir = this.layout.upload(id);
+      const [meta, data, self] = await Promise.all([
+        readJsonFile<{ startedAt: number }>(join(dir, 'session.json')).catch(() => null),
+        stat(join(dir, 'data')).catch(() => null),
+        stat(dir).catch(() => null),
+      ]);
+      const lastActive = Math.max(meta?.startedAt ?? 0, data?.mtimeMs ?? 0, self?.mtimeMs ?? 0);
+      if (now - lastActive > maxAgeMs && !this.locks.has(id)) {
         await this.remove(id);
         purged++;
       }
