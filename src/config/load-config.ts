@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG, UPSTREAM_DEFAULTS, type Config, type UpstreamConfig } from './config.js';
+import { credentialHosts, dockerConfigCredentials } from './docker-credentials.js';
 import { parseDuration, parseSize } from './units.js';
 
 export class ConfigError extends Error {
@@ -50,6 +51,15 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const TRUE = ['true', '1', 'yes', 'on'];
 const FALSE = ['false', '0', 'no', 'off'];
 
+/**
+ * A non-negative integer from a number or a string of digits. Not `Number(value)`: it reads `''` as
+ * 0 (an empty PORT= would silently bind a random port), and `0x50` or `1e3` as numbers.
+ */
+function integer(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
+  return typeof value === 'string' && /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : null;
+}
+
 function coerce(key: string, kind: Kind, value: unknown): unknown {
   const fail = (expected: string): never => {
     throw new ConfigError(`config: ${key}: expected ${expected}, got ${JSON.stringify(value)}`);
@@ -61,12 +71,12 @@ function coerce(key: string, kind: Kind, value: unknown): unknown {
       if (value === null || value === '' || value === 'null') return null;
       return typeof value === 'string' ? value : fail('a string or null');
     case 'port': {
-      const n = Number(value);
-      return Number.isInteger(n) && n >= 0 && n <= 65535 ? n : fail('a port number 0-65535');
+      const n = integer(value);
+      return n !== null && n <= 65535 ? n : fail('a port number 0-65535');
     }
     case 'int': {
-      const n = Number(value);
-      return Number.isInteger(n) && n >= 0 ? n : fail('a non-negative integer');
+      const n = integer(value);
+      return n !== null ? n : fail('a non-negative integer');
     }
     case 'bool':
       if (typeof value === 'boolean') return value;
@@ -86,8 +96,20 @@ function coerce(key: string, kind: Kind, value: unknown): unknown {
 
 const envName = (key: string): string => `STOWAGE_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase()}`;
 
-/** `${VAR}` and `${VAR:-default}` in the file are replaced from the environment; an unset VAR is an error. */
-function expandVariables(text: string, env: NodeJS.ProcessEnv): string {
+/**
+ * `${VAR}` and `${VAR:-default}` in the file's string values are replaced from the environment; an
+ * unset VAR is an error. Expanding after parsing keeps comments inert and values from injecting YAML.
+ */
+function expandVariables(node: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof node === 'string') return expandString(node, env);
+  if (Array.isArray(node)) return node.map((item) => expandVariables(item, env));
+  if (node && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, expandVariables(value, env)]));
+  }
+  return node;
+}
+
+function expandString(text: string, env: NodeJS.ProcessEnv): string {
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
     const value = env[name] ?? fallback;
     if (value === undefined) throw new ConfigError(`config: \${${name}} is used but not set in the environment`);
@@ -113,7 +135,12 @@ function setPath(tree: Tree, path: string, value: unknown): void {
 function fromEnv(name: string, env: NodeJS.ProcessEnv): string | undefined {
   if (env[name] !== undefined) return env[name];
   const file = env[`${name}_FILE`];
-  return file === undefined ? undefined : readFileSync(file, 'utf8').trim();
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError(`config: ${name}_FILE: cannot read ${file}: ${(e as Error).message}`);
+  }
 }
 
 function loadUpstream(name: string, raw: unknown, env: NodeJS.ProcessEnv): UpstreamConfig {
@@ -142,6 +169,19 @@ function loadUpstream(name: string, raw: unknown, env: NodeJS.ProcessEnv): Upstr
     throw new ConfigError(`config: upstreams.${name}.url: expected an http(s) URL, got ${JSON.stringify(out.url)}`);
   }
   out.url = url.origin + url.pathname.replace(/\/+$/, '');
+  if (typeof out.dockerConfig === 'string' && out.username === undefined) {
+    let found;
+    try {
+      found = dockerConfigCredentials(out.dockerConfig, credentialHosts(name, url.href));
+    } catch (e) {
+      throw new ConfigError(`config: upstreams.${name}.dockerConfig: ${(e as Error).message}`);
+    }
+    if (!found) throw new ConfigError(`config: upstreams.${name}.dockerConfig: no credentials for ${url.host} in ${out.dockerConfig}`);
+    Object.assign(out, found);
+  }
+  if ((out.username === undefined) !== (out.password === undefined)) {
+    throw new ConfigError(`config: upstreams.${name}: username and password go together`);
+  }
   return out as unknown as UpstreamConfig;
 }
 
@@ -150,6 +190,9 @@ function checkUnknownKeys(tree: Tree, prefix = ''): void {
     const path = prefix + key;
     if (path === 'upstreams' || path === 'server.tls' && value === null) continue;
     if (path in SCHEMA) continue;
+    // A known section left empty in YAML (`server:` with every line commented out) parses as null.
+    const isSection = Object.keys(SCHEMA).some((k) => k.startsWith(`${path}.`));
+    if (value === null && isSection) continue;
     if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(SCHEMA).some((k) => k.startsWith(`${path}.`))) {
       checkUnknownKeys(value as Tree, `${path}.`);
       continue;
@@ -181,11 +224,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
       throw new ConfigError(`config: cannot read ${file}: ${(e as Error).message}`);
     }
     try {
-      fromFile = (parseYaml(expandVariables(text, env)) ?? {}) as Tree;
+      fromFile = (parseYaml(text) ?? {}) as Tree;
     } catch (e) {
-      if (e instanceof ConfigError) throw e;
       throw new ConfigError(`config: ${file} is not valid YAML: ${(e as Error).message}`);
     }
+    fromFile = expandVariables(fromFile, env) as Tree;
   }
   const merged: Tree = structuredClone(fromFile);
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
@@ -201,6 +244,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const override = getPath(options.overrides ?? {}, key);
     const value = override !== undefined ? override : (fromEnv(envName(key), env) ?? aliases[key] ?? getPath(fromFile, key));
     if (value !== undefined) setPath(config, key, coerce(key, kind, value));
+  }
+  // Zero would purge every upload session at once (and spin the purge timer), or refuse every manifest.
+  for (const key of ['limits.uploadSessionTtl', 'limits.manifestMaxBytes']) {
+    if (getPath(config, key) === 0) throw new ConfigError(`config: ${key}: must be greater than 0`);
   }
   const tls = (config.server as Tree).tls as Tree | null;
   if (tls && (!tls.cert || !tls.key)) throw new ConfigError('config: server.tls: both cert and key are required');
