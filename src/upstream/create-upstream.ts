@@ -25,6 +25,17 @@ export interface UpstreamDeps {
 }
 
 /**
+ * How the upstream client is put together (outermost first):
+ *
+ *   registry-upstream.ts   Upstream: paths, manifest/blob/tag answers → results or UpstreamError
+ *     resumable-blob-body.ts   blob stream that resumes with Range after a cut
+ *   registry-client.ts     one registry request: authorization per hop, redirects (redirect-policy.ts)
+ *     registry-auth.ts       401 challenges (auth-challenge.ts), tokens (token-cache.ts, token-client.ts),
+ *                            where credentials may go (realm-policy.ts)
+ *   http-exchange.ts       one HTTP request: concurrency slot (concurrency-gate.ts), retries and
+ *                          backoff (retry-policy.ts), observer + rate-limit headers (rate-limit-headers.ts)
+ *   undici Dispatcher      an Agent per upstream (or one passed in)
+ *
  * Builds the client for one configured upstream registry. Everything it creates (Agent, token cache,
  * challenge memory, concurrency gate) belongs to the returned instance: two upstreams — or two apps in
  * one test process — share nothing.
@@ -59,10 +70,33 @@ export function createUpstream(settings: UpstreamSettings, deps: UpstreamDeps = 
   const auth = new RegistryAuthenticator({ upstreamUrl, credentials, tokens: new TokenCache(now), http, logger });
   const client = new RegistryClient(upstreamUrl, http, auth);
 
-  return new RegistryUpstream(settings, client, deps.observer ?? NOOP_UPSTREAM_OBSERVER, async () => {
-    // close() lets in-flight requests finish; the owner drains or destroys blob streams first.
-    await ownedAgent?.close();
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closing ??= ownedAgent ? closeAgent(ownedAgent, Math.min(settings.bodyTimeoutMs, MAX_CLOSE_GRACE_MS)) : Promise.resolve());
+  return new RegistryUpstream(settings, client, deps.observer ?? NOOP_UPSTREAM_OBSERVER, logger, close);
+}
+
+const MAX_CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Lets requests in flight finish for up to `graceMs`, then destroys what is left: a blob stream that
+ * nobody reads any more must not keep shutdown waiting forever. Callers are expected to have drained
+ * their own work (blob fills) before closing.
+ */
+async function closeAgent(agent: Agent, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), graceMs);
+    timer.unref();
   });
+  // close() rejects once destroy() overtakes it; either way the agent is done.
+  const closed = agent.close().then(
+    () => 'closed' as const,
+    () => 'closed' as const,
+  );
+  const outcome = await Promise.race([closed, graceOver]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') await agent.destroy();
 }
 
 function parseUpstreamUrl(settings: UpstreamSettings): URL {

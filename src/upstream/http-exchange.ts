@@ -8,6 +8,7 @@ import { describeUrl } from './redirect-policy.js';
 import { headerValue } from './response-headers.js';
 import { decideRetry, parseRetryAfter, RETRYABLE_STATUSES, type RetryTuning } from './retry-policy.js';
 import { UpstreamError, type UpstreamObserver } from './upstream.js';
+import { destroyBody } from './destroy-body.js';
 
 export type UpstreamResponse = Dispatcher.ResponseData;
 
@@ -61,7 +62,7 @@ export class HttpExchange {
         if (decision.action === 'give-up') {
           throw new UpstreamError('unavailable', `${request.method} ${target} failed: ${code}`, { cause: error });
         }
-        logger.warn({ upstream, method: request.method, target, code, retry: retry + 1, delayMs: decision.delayMs }, 'upstream request failed; retrying');
+        logger.warn({ method: request.method, target, code, retry: retry + 1, delayMs: decision.delayMs }, 'upstream request failed; retrying');
         observer.retry({ upstream, reason: 'network' });
         await this.pause(decision.delayMs, request.signal);
         continue;
@@ -70,7 +71,7 @@ export class HttpExchange {
       const status = response.statusCode;
       observer.request({ upstream, method: request.method, status, seconds: secondsSince(started) });
       this.reportRateLimit(response);
-      logger.debug({ upstream, method: request.method, target, status }, 'upstream response');
+      logger.debug({ method: request.method, target, status }, 'upstream response');
       if (!RETRYABLE_STATUSES.has(status)) return response;
 
       await discardBody(response);
@@ -81,7 +82,7 @@ export class HttpExchange {
         const options = decision.retryAfterMs === undefined ? { status } : { status, retryAfterMs: decision.retryAfterMs };
         throw new UpstreamError(kind, `${request.method} ${target} answered ${status}`, options);
       }
-      logger.warn({ upstream, method: request.method, target, status, retry: retry + 1, delayMs: decision.delayMs }, 'upstream busy; retrying');
+      logger.warn({ method: request.method, target, status, retry: retry + 1, delayMs: decision.delayMs }, 'upstream busy; retrying');
       observer.retry({ upstream, reason: String(status) });
       await this.pause(decision.delayMs, request.signal);
     }
@@ -127,7 +128,7 @@ export async function discardBody(response: UpstreamResponse): Promise<void> {
 }
 
 function discardResponse(response: UpstreamResponse): void {
-  response.body.destroy();
+  destroyBody(response.body);
 }
 
 const secondsSince = (started: number): number => (performance.now() - started) / 1000;

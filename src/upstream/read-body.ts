@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { abortReason } from './concurrency-gate.js';
 import { UpstreamError } from './upstream.js';
+import { destroyBody } from './destroy-body.js';
 
 /**
  * Reads a whole (small) response body into memory, refusing to hold more than `maxBytes`: the stream
@@ -15,13 +16,13 @@ export async function readBodyWithLimit(body: Readable, maxBytes: number, what: 
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
       length += buffer.length;
       if (length > maxBytes) {
-        body.destroy();
+        destroyBody(body);
         throw new UpstreamError('invalid', `${what} exceeds ${maxBytes} bytes`);
       }
       chunks.push(buffer);
     }
   } catch (error) {
-    body.destroy();
+    destroyBody(body);
     if (error instanceof UpstreamError) throw error;
     if (signal?.aborted) throw abortReason(signal);
     throw new UpstreamError('unavailable', `${what} was interrupted`, { cause: error });

@@ -48,7 +48,7 @@ const MULTI_LABEL_PUBLIC_SUFFIXES: ReadonlySet<string> = new Set([
   'co.in', 'net.in', 'org.in', 'co.za', 'co.il', 'co.id', 'co.th', 'com.vn',
   // Multi-tenant platforms (from the PSL's private section).
   'azurecr.io', 'azurewebsites.net', 'cloudapp.net', 'blob.core.windows.net',
-  'amazonaws.com', 'cloudfront.net', 'elasticbeanstalk.com',
+  'amazonaws.com', 's3.amazonaws.com', 'cloudfront.net', 'elasticbeanstalk.com',
   'appspot.com', 'run.app', 'web.app', 'firebaseapp.com', 'pkg.dev',
   'github.io', 'githubusercontent.com', 'gitlab.io', 'pages.dev', 'workers.dev', 'r2.dev',
   'herokuapp.com', 'netlify.app', 'vercel.app', 'fly.dev', 'onrender.com',

@@ -39,7 +39,7 @@ export function nextRedirectUrl(from: URL, location: string | undefined, context
   if (from.protocol === 'https:' && target.protocol === 'http:') {
     throw new UpstreamError('invalid', `redirect from https down to http (${target.origin}) refused`);
   }
-  if (isPrivateHost(target.hostname) && !mayTargetPrivateHosts(context.upstream, target)) {
+  if (!mayContact(context.upstream, target)) {
     throw new UpstreamError('invalid', `redirect to private or loopback host ${target.host} refused`);
   }
   target.username = '';
@@ -49,11 +49,13 @@ export function nextRedirectUrl(from: URL, location: string | undefined, context
 }
 
 /**
- * A redirect may reach a private or loopback address only when the upstream itself is configured on
- * one (an on-premises mirror, or tests on 127.0.0.1), or when it points back at the upstream's own
- * host. Otherwise a public registry could aim the proxy at services on its internal network (SSRF).
+ * Whether the proxy may send a request that a registry chose (a redirect target, a token realm) to
+ * `target`: a private or loopback address only when the upstream itself is configured on one (an
+ * on-premises mirror, or tests on 127.0.0.1), or when it is the upstream's own host. Otherwise a
+ * public registry could aim the proxy at services on its internal network (SSRF).
  */
-function mayTargetPrivateHosts(upstream: URL, target: URL): boolean {
+export function mayContact(upstream: URL, target: URL): boolean {
+  if (!isPrivateHost(target.hostname)) return true;
   return isPrivateHost(upstream.hostname) || normalizeHostname(target.hostname) === normalizeHostname(upstream.hostname);
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { findBearerChallenge, hasBasicChallenge, parseAuthChallenges, type BearerChallenge } from './auth-challenge.js';
 import type { HttpExchange } from './http-exchange.js';
 import { mayReceiveCredentials } from './realm-policy.js';
+import { mayContact } from './redirect-policy.js';
 import type { TokenCache } from './token-cache.js';
 import { basicAuthorization, requestToken, type Credentials } from './token-client.js';
 import { UpstreamError } from './upstream.js';
@@ -51,8 +52,10 @@ export class RegistryAuthenticator {
     const challenge = known.challenge;
     const credentials = this.credentialsFor(challenge.realm);
     const tokenKey = [challenge.realm.href, challenge.service ?? '', scope, credentials ? 'configured' : 'anonymous'].join('\n');
-    const { token, fresh } = await this.options.tokens.obtain(tokenKey, () =>
-      requestToken(this.options.http, { realm: challenge.realm, service: challenge.service, scope, credentials, signal }),
+    const { token, fresh } = await this.options.tokens.obtain(
+      tokenKey,
+      () => requestToken(this.options.http, { realm: challenge.realm, service: challenge.service, scope, credentials }),
+      signal,
     );
     return { header: `Bearer ${token}`, attempt: { kind: 'bearer', tokenKey, token, fresh, scope } };
   }
@@ -62,7 +65,8 @@ export class RegistryAuthenticator {
    * challenge was learned, or a cached token was dropped); throws UpstreamError otherwise:
    * - a token fetched just now for exactly the scope the registry asks for was refused → 'not-found'
    *   (Docker Hub answers 401, not 404, for repositories that do not exist — behaviour 18);
-   * - credentials refused, none configured, or no usable challenge → 'unauthorized'.
+   * - credentials refused, none configured, or no usable challenge → 'unauthorized';
+   * - a realm on a private or loopback address of a public upstream (SSRF) → 'invalid'.
    */
   onUnauthorized(url: URL, headers: IncomingHttpHeaders, attempt: AuthAttempt): void {
     const challenges = parseAuthChallenges(headers['www-authenticate']);
@@ -70,6 +74,9 @@ export class RegistryAuthenticator {
     const known = this.challenges.get(url.origin);
 
     if (bearer) {
+      if (!mayContact(this.options.upstreamUrl, bearer.realm)) {
+        throw new UpstreamError('invalid', `${url.origin} names a token realm on a private or loopback host (${bearer.realm.host})`, { status: 401 });
+      }
       const changed = known?.kind !== 'bearer' || !sameChallenge(known.challenge, bearer);
       if (attempt.kind !== 'bearer' || changed) {
         this.remember(url.origin, { kind: 'bearer', challenge: bearer });

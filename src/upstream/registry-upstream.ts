@@ -1,8 +1,9 @@
-import type { Digest } from '../oci/digest.js';
+import type { Logger } from 'pino';
+import { parseDigest, type Digest } from '../oci/digest.js';
 import { UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { parseReference, referenceString } from '../oci/reference.js';
 import { parseRepositoryName } from '../oci/repository-name.js';
-import { parseDigest } from '../oci/digest.js';
+import { destroyBody } from './destroy-body.js';
 import { discardBody } from './http-exchange.js';
 import { readBodyWithLimit } from './read-body.js';
 import type { RegistryClient } from './registry-client.js';
@@ -37,6 +38,7 @@ export class RegistryUpstream implements Upstream {
     private readonly settings: UpstreamSettings,
     private readonly client: RegistryClient,
     private readonly observer: UpstreamObserver,
+    private readonly logger: Logger,
     private readonly onClose: () => Promise<void>,
   ) {
     this.name = settings.name;
@@ -71,7 +73,7 @@ export class RegistryUpstream implements Upstream {
     const limit = this.settings.maxManifestBytes;
     const declared = contentLength(response.headers);
     if (declared !== null && declared > limit) {
-      response.body.destroy();
+      destroyBody(response.body);
       throw new UpstreamError('invalid', `${what}: ${declared} bytes exceeds the ${limit}-byte manifest limit`);
     }
     const bytes = await readBodyWithLimit(response.body, limit, what, signal);
@@ -104,7 +106,10 @@ export class RegistryUpstream implements Upstream {
       start: offset,
       reopen: open,
       resumes: this.settings.blobResumes,
-      onResume: () => this.observer.resume({ upstream: this.name }),
+      onResume: ({ position, reason }) => {
+        this.logger.warn({ blob: describe, position, reason }, 'blob body interrupted; resuming with Range');
+        this.observer.resume({ upstream: this.name });
+      },
       onBytes: (bytes) => this.observer.bytes({ upstream: this.name, bytes }),
       signal: options.signal,
       describe,
@@ -144,7 +149,7 @@ export class RegistryUpstream implements Upstream {
     if (response.statusCode === 206 && position > 0) {
       const range = parseContentRange(response.headers);
       if (range === null || range.start !== position) {
-        response.body.destroy();
+        destroyBody(response.body);
         const got = range === null ? 'no valid Content-Range' : `Content-Range starting at ${range.start}`;
         throw new UpstreamError('invalid', `blob ${describe}: asked for bytes from ${position}, got ${got}`, { status: 206 });
       }

@@ -2,6 +2,7 @@ import { finished, Readable } from 'node:stream';
 import { abortReason } from './concurrency-gate.js';
 import { errorCode } from './http-exchange.js';
 import { UpstreamError } from './upstream.js';
+import { destroyBody } from './destroy-body.js';
 
 /** One upstream response body for a blob, positioned somewhere inside the blob. */
 export interface BlobSource {
@@ -23,7 +24,8 @@ export interface ResumableBlobBodyOptions {
   /** Opens a new source at `position` (a `Range: bytes=<position>-` request). */
   reopen: (position: number, signal: AbortSignal) => Promise<BlobSource>;
   resumes: number;
-  onResume: () => void;
+  /** Called before each resume, with where it resumes and why (an error code, never a URL). */
+  onResume: (event: { position: number; reason: string }) => void;
   onBytes: (bytes: number) => void;
   signal?: AbortSignal;
   /** For error messages: `library/alpine@sha256:...`. */
@@ -64,7 +66,7 @@ export class ResumableBlobBody extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.cancel.abort();
     this.detachSource?.();
-    this.source?.destroy();
+    if (this.source) destroyBody(this.source);
     this.source = null;
     callback(error);
   }
@@ -103,7 +105,7 @@ export class ResumableBlobBody extends Readable {
     this.detachSource?.();
     this.detachSource = null;
     this.source = null;
-    body.destroy();
+    destroyBody(body);
     if (error === null && (this.total === null || this.position === this.total)) {
       // Without a known size a clean end is all there is to go by; the caller's digest check decides.
       this.push(null);
@@ -125,16 +127,16 @@ export class ResumableBlobBody extends Readable {
       return;
     }
     this.resumesLeft--;
-    this.options.onResume();
+    this.options.onResume({ position: this.position, reason: errorCode(cause) });
     const reopenSignal = signal ? AbortSignal.any([signal, this.cancel.signal]) : this.cancel.signal;
     this.options.reopen(this.position, reopenSignal).then(
       (next) => {
         if (this.destroyed) {
-          next.body.destroy();
+          destroyBody(next.body);
           return;
         }
         if (next.total !== null && this.total !== null && next.total !== this.total) {
-          next.body.destroy();
+          destroyBody(next.body);
           this.fail(new UpstreamError('invalid', `${describe}: blob size changed from ${this.total} to ${next.total} while resuming`));
           return;
         }

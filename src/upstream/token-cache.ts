@@ -1,3 +1,5 @@
+import { abortReason } from './concurrency-gate.js';
+
 /**
  * Bearer tokens of one upstream, cached per (realm, service, scope, credential) — behaviour 14. The
  * cache belongs to a single `Upstream`, so the upstream is part of every key implicitly; the
@@ -36,8 +38,12 @@ export class TokenCache {
 
   constructor(private readonly now: () => number) {}
 
-  /** A usable cached token, or the result of `fetch` (shared by concurrent callers of the same key). */
-  async obtain(key: string, fetch: () => Promise<TokenGrant>): Promise<CachedToken> {
+  /**
+   * A usable cached token, or the result of `fetch` (shared by concurrent callers of the same key).
+   * The shared fetch belongs to no caller, so `fetch` must not use a caller's AbortSignal; `signal`
+   * only stops *this* caller from waiting for it.
+   */
+  async obtain(key: string, fetch: () => Promise<TokenGrant>, signal?: AbortSignal): Promise<CachedToken> {
     const cached = this.entries.get(key);
     if (cached && this.now() < cached.usableUntil) return { token: cached.token, fresh: false };
     if (cached) this.entries.delete(key);
@@ -51,7 +57,7 @@ export class TokenCache {
       };
       pending.then(forget, forget);
     }
-    return { token: await pending, fresh: true };
+    return { token: await untilAborted(pending, signal), fresh: true };
   }
 
   /** Drops `token` for `key` if it is still the cached one (a newer token is kept). */
@@ -89,4 +95,14 @@ export class TokenCache {
       if (!oldest.done) this.entries.delete(oldest.value);
     }
   }
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

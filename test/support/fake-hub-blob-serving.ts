@@ -5,7 +5,7 @@ import type { FakeHubFaults } from './fake-hub-faults.js';
 /**
  * Serves blob bytes like a registry or a CDN does: `Range: bytes=N-` / `bytes=N-M` → 206 with
  * `Content-Range`, an unsatisfiable range → 416, otherwise 200. Honours the body faults (cut after K
- * bytes by destroying the socket; ignore Range). Returns the status sent.
+ * bytes by destroying the socket or by going silent; ignore Range). Returns the status sent.
  */
 export async function serveBlobBytes(
   request: http.IncomingMessage,
@@ -38,19 +38,23 @@ export async function serveBlobBytes(
     return status;
   }
 
-  const cutAfter = faults.takeCut();
+  const cut = faults.takeCut();
   const source = await blob.read(start, end);
   let sent = 0;
   try {
     for await (const chunk of source) {
       const bytes = chunk as Buffer;
-      if (cutAfter !== null && sent + bytes.length >= cutAfter) {
-        const head = bytes.subarray(0, cutAfter - sent);
+      if (cut !== null && sent + bytes.length >= cut.afterBytes) {
+        const head = bytes.subarray(0, cut.afterBytes - sent);
         if (head.length > 0) await write(response, head);
-        // Give the bytes a moment to leave before the reset, so the client really sees K bytes.
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        response.destroy();
         source.destroy();
+        if (cut.mode === 'stall') {
+          await new Promise((resolve) => response.once('close', resolve));
+        } else {
+          // Give the bytes a moment to leave before the reset, so the client really sees them.
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          response.destroy();
+        }
         return status;
       }
       if (!response.write(bytes)) await drainOrClose(response);

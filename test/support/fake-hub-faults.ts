@@ -14,6 +14,11 @@ export interface FailRule {
   times?: number;
 }
 
+export interface BodyCut {
+  afterBytes: number;
+  mode: 'reset' | 'stall';
+}
+
 interface Counted {
   kind: FaultTarget;
   left: number;
@@ -23,7 +28,7 @@ export class FakeHubFaults {
   private fails: Array<Counted & { status: number; retryAfter?: number | string }> = [];
   private delays: Array<Counted & { ms: number }> = [];
   private stalls: Counted[] = [];
-  private cuts: Array<{ afterBytes: number; left: number }> = [];
+  private cuts: Array<BodyCut & { left: number }> = [];
   private rangeIgnores: Array<{ left: number }> = [];
   private downMode: 'reset' | 'refuse' | null = null;
 
@@ -46,10 +51,11 @@ export class FakeHubFaults {
 
   /**
    * Cut the next `times` blob bodies (served directly or by the CDN): send the headers with the full
-   * length, `afterBytes` bytes of the body, then destroy the socket.
+   * length and `afterBytes` bytes of the body, then destroy the socket (`mode: 'reset'`, default) or
+   * keep it open sending nothing more (`mode: 'stall'`, until the client gives up).
    */
-  cutBody(options: { afterBytes: number; times?: number }): void {
-    this.cuts.push({ afterBytes: options.afterBytes, left: options.times ?? 1 });
+  cutBody(options: { afterBytes: number; times?: number; mode?: 'reset' | 'stall' }): void {
+    this.cuts.push({ afterBytes: options.afterBytes, mode: options.mode ?? 'reset', left: options.times ?? 1 });
   }
 
   /** Answer the next `times` ranged blob requests with 200 and the whole blob, as if Range were unsupported. */
@@ -100,11 +106,11 @@ export class FakeHubFaults {
     return take(this.fails, kind);
   }
 
-  takeCut(): number | null {
+  takeCut(): BodyCut | null {
     const rule = this.cuts.find((r) => r.left > 0);
     if (!rule) return null;
     rule.left--;
-    return rule.afterBytes;
+    return { afterBytes: rule.afterBytes, mode: rule.mode };
   }
 
   takeIgnoreRange(): boolean {

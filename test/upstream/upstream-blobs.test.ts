@@ -114,20 +114,29 @@ describe('blob downloads', () => {
     expect(fake.count({ kind: 'cdn' })).toBe(3);
   });
 
-  it('errors the stream when the body stalls and resuming is disabled', async () => {
+  it('resumes after a body that goes silent (body timeout)', async () => {
+    const { fake, bytes, digest } = await hubWithBlob({ cdn: true }, 64 * 1024);
+    fake.faults.cutBody({ afterBytes: 1_000, mode: 'stall' });
+    const { upstream, observer } = fixture.create(fake.url, { blobResumes: 1, bodyTimeoutMs: 150 });
+
+    const blob = await upstream.getBlob('library/alpine', digest);
+
+    expect((await readAll(blob.body)).equals(bytes)).toBe(true);
+    expect(observer.resumes).toBe(1);
+  });
+
+  it('errors the stream when the body goes silent and resuming is disabled', async () => {
     const { fake, digest } = await hubWithBlob({ auth: 'none' }, 64 * 1024);
-    const { upstream } = fixture.create(fake.url, { blobResumes: 0, bodyTimeoutMs: 200 });
-    // Headers and the first bytes arrive, then nothing: the body timeout must fire, not a hang.
-    fake.faults.cutBody({ afterBytes: 1_000 });
+    fake.faults.cutBody({ afterBytes: 1_000, mode: 'stall' });
+    const { upstream } = fixture.create(fake.url, { blobResumes: 0, bodyTimeoutMs: 150 });
 
     const blob = await upstream.getBlob('library/alpine', digest);
     await expect(readAll(blob.body)).rejects.toMatchObject({ kind: 'unavailable' });
   });
 
-  it('refuses a 206 whose Content-Range does not start where it asked', async () => {
+  it("fails with 'invalid' for an offset beyond the blob (416), never an empty stream", async () => {
     const { fake, digest } = await hubWithBlob({ auth: 'none' });
     const { upstream } = fixture.create(fake.url);
-    // Offsets beyond the blob are unsatisfiable (416): 'invalid', no silent empty stream.
     await expectUpstreamError(upstream.getBlob('library/alpine', digest, { offset: 10 * 1024 * 1024 }), 'invalid');
   });
 
@@ -142,5 +151,17 @@ describe('blob downloads', () => {
 
     expect(blob.body.destroyed).toBe(true);
     expect(fake.count({ kind: 'cdn' })).toBe(1);
+  });
+
+  it('close() does not wait forever for a blob stream nobody reads', async () => {
+    const { fake, digest } = await hubWithBlob({ auth: 'none' }, 8 * 1024 * 1024);
+    const { upstream } = fixture.create(fake.url, { bodyTimeoutMs: 300 });
+
+    const blob = await upstream.getBlob('library/alpine', digest);
+    blob.body.on('error', () => {});
+    const started = Date.now();
+    await upstream.close();
+
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
