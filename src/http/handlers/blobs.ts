@@ -18,8 +18,11 @@ export async function headBlob({ repository, reply, path }: HandlerContext<BlobP
 export async function getBlob({ repository, request, reply, path, observer }: HandlerContext<BlobPath>): Promise<void> {
   const body = await repository.openBlob(path.digest, parseRangeHeader(request.headers.range));
   const length = body.range ? body.range.end - body.range.start + 1 : body.size;
-  // Counted when the response completed; a client that hung up mid-blob is not counted as served.
-  reply.raw.once('finish', () => observer.bytesServed({ source: body.source, bytes: length }));
+  // Counted once the whole body was handed to the socket. Not on 'finish': a client that has its
+  // Content-Length bytes may close first, and that response was still served in full.
+  reply.raw.once('close', () => {
+    if (reply.raw.writableEnded) observer.bytesServed({ source: body.source, bytes: length });
+  });
   reply
     .header('Docker-Content-Digest', path.digest)
     .header('Content-Type', 'application/octet-stream')
