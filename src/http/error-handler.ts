@@ -26,6 +26,11 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
       registryError = new RegistryError('UNAVAILABLE', null, { status: 500, message: 'internal error' });
     }
   }
+  // A body that was refused before it was read to the end (an upload over the size limit, a chunk
+  // for an unknown session) must not be drained or left half-read on a keep-alive connection: the
+  // client would block writing the rest and the socket would hang. Close it after this response.
+  // (HTTP/1 only: HTTP/2 forbids the header, and resets just the stream.)
+  if (!request.raw.complete && request.raw.httpVersionMajor === 1) reply.header('Connection', 'close');
   reply
     .code(registryError.status)
     .headers(registryError.headers)

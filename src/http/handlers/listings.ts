@@ -47,5 +47,8 @@ export async function listReferrers(ctx: HandlerContext<{ name: string; digest: 
     manifests = manifests.filter((d) => d.artifactType === query.artifactType);
     reply.header('OCI-Filters-Applied', 'artifactType');
   }
-  reply.header('Content-Type', MediaType.OciIndex).send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }));
+  // A Buffer, not a string: Fastify appends `; charset=utf-8` to string bodies, and clients compare
+  // the referrers Content-Type with the OCI index media type exactly.
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }));
+  reply.header('Content-Type', MediaType.OciIndex).send(body);
 }

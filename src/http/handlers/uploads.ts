@@ -40,13 +40,21 @@ export async function startUpload(ctx: HandlerContext<UploadsPath>): Promise<voi
       if (await repository.mountBlob(digest, source)) return sendCreated(ctx, path.name, digest);
     }
   }
+  // Validate before creating a session, so a bad ?digest= leaves nothing behind.
+  const digest = query.digest === undefined ? null : parseDigest(query.digest);
   const session = await repository.startUpload();
-  if (query.digest === undefined) return sendProgress(ctx, path.name, session, 202);
-  const digest = parseDigest(query.digest);
+  if (digest === null) return sendProgress(ctx, path.name, session, 202);
   const length = requestLength(request);
-  await repository.appendUpload(session.id, requestBody(request), length === undefined ? {} : { length });
-  const blob = await repository.completeUpload(session.id, digest);
-  return sendCreated(ctx, path.name, blob.digest);
+  try {
+    await repository.appendUpload(session.id, requestBody(request), length === undefined ? {} : { length });
+    const blob = await repository.completeUpload(session.id, digest);
+    return sendCreated(ctx, path.name, blob.digest);
+  } catch (e) {
+    // The client was never told this session's id, so nobody could resume or cancel it: drop it now
+    // rather than leave its bytes on disk until the abandoned-upload purge.
+    await repository.cancelUpload(session.id).catch(() => {});
+    throw e;
+  }
 }
 
 /** PATCH: a chunk, with `Content-Range` (checked against the offset) or without (docker push). */
