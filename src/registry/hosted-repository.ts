@@ -111,8 +111,12 @@ export class HostedRepository implements Repository {
     if (!deleted) throw manifestUnknown(reference);
   }
 
-  listTags(): Promise<string[]> {
-    return this.deps.metadata.listTags(this.key);
+  async listTags(): Promise<string[]> {
+    const tags = await this.deps.metadata.listTags(this.key);
+    if (tags.length === 0 && !(await this.deps.metadata.repositoryExists(this.key))) {
+      throw new RegistryError('NAME_UNKNOWN', { name: this.name });
+    }
+    return tags;
   }
 
   listReferrers(digest: Digest): Promise<Descriptor[]> {

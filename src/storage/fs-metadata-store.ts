@@ -106,6 +106,10 @@ export class FsMetadataStore implements MetadataStore {
     return found.filter((d): d is Descriptor => d !== null);
   }
 
+  repositoryExists(repo: RepositoryKey): Promise<boolean> {
+    return holdsManifests(this.layout.repository(repo));
+  }
+
   async listRepositories(): Promise<RepositoryKey[]> {
     const found: RepositoryKey[] = [];
     const walk = async (dir: string): Promise<void> => {

@@ -109,10 +109,8 @@ describe('tags/list', () => {
     expect(((await res.json()) as { errors: unknown[] }).errors).toHaveLength(1);
   });
 
-  it('a hosted repository with no tags lists none', async () => {
-    const res = await client.fetch('/v2/tags/empty/tags/list');
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ name: 'tags/empty', tags: [] });
+  it('a hosted repository that was never pushed to is 404 NAME_UNKNOWN', async () => {
+    await expectOciError(await client.fetch('/v2/tags/empty/tags/list'), 404, 'NAME_UNKNOWN');
   });
 
   it('an invalid repository name is 400 NAME_INVALID', async () => {
