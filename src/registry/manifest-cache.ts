@@ -43,13 +43,18 @@ const MANIFEST_BYTES_CACHE = 64 * 1024 * 1024;
  *   again only if the digest changed. A revalidation slower than revalidateBudget is left to finish
  *   in the background while the cached manifest is served (stale-while-revalidate);
  * - upstream down, timing out, 5xx or 429: the last known manifest is served (stale-if-error);
+ * - a 429 with `Retry-After` is honoured across requests: until then the upstream is not asked at
+ *   all — cached tags are served stale, misses fail at once with 503 (never a 429 hot loop);
  * - upstream "not found": remembered for notFoundTtl; a cached tag that the upstream no longer has is
  *   forgotten (the upstream is the authority on tags), its manifest stays addressable by digest.
  * Concurrent misses and revalidations of one tag share one upstream request.
  */
 export class ManifestCache {
   private readonly flights = new SingleFlight<string, Resolved>();
-  private readonly notFound: LRUCache<string, true>;
+  /** Upstream "not found" answers by cache key, with when they expire (by the injected clock). */
+  private readonly notFound = new LRUCache<string, number>({ max: 10_000 });
+  /** Until when the upstream asked not to be asked again (429 `Retry-After`), by the injected clock. */
+  private rateLimitedUntil = 0;
   private readonly bytes = new LRUCache<Digest, Buffer>({ maxSize: MANIFEST_BYTES_CACHE, sizeCalculation: (b) => b.length || 1 });
 
   constructor(
@@ -64,9 +69,7 @@ export class ManifestCache {
       maxManifestBytes: number;
       now?: () => number;
     },
-  ) {
-    this.notFound = new LRUCache({ max: 10_000, ttl: Math.max(deps.settings.notFoundTtl, 1), ttlAutopurge: false });
-  }
+  ) {}
 
   async get(target: Target, reference: Reference, request: ManifestRequest): Promise<ManifestContent> {
     const { record, stale } = reference.kind === 'digest'
@@ -77,7 +80,8 @@ export class ManifestCache {
     }
     const content: ManifestContent = { digest: record.digest, mediaType: record.mediaType, size: record.size };
     if (stale) content.stale = true;
-    if (!request.head) content.bytes = await this.readBytes(record.digest);
+    if (!request.head) content.bytes = await this.readBytes(target, record.digest);
+    this.deps.cache.touch(record.digest); // served: most recently used, last to be evicted
     return content;
   }
 
@@ -106,6 +110,10 @@ export class ManifestCache {
       this.count('hit');
       return { record };
     }
+    if (this.rateLimit()) {
+      this.count('stale');
+      return { record, stale: true };
+    }
     const { promise } = this.flights.run(`revalidate ${key}`, () => this.revalidate(target, tag, record));
     const timer = new Promise<null>((resolve) => setTimeout(resolve, settings.revalidateBudget, null).unref());
     const result = await Promise.race([promise, timer]);
@@ -120,16 +128,19 @@ export class ManifestCache {
 
   /** A miss: one upstream fetch per key, shared by concurrent callers; "not found" remembered. */
   private async fetch(target: Target, reference: string, key: string, task: () => Promise<Resolved>): Promise<Resolved> {
-    if (this.notFound.has(key)) {
+    if (this.isKnownMissing(key)) {
       this.count('negative');
       throw new RegistryError('MANIFEST_UNKNOWN', { name: target.name, reference, cached: true });
     }
+    const rateLimited = this.rateLimit();
+    if (rateLimited) throw toRegistryError(rateLimited, 'MANIFEST_UNKNOWN', { name: target.name, reference });
     const { promise, joined } = this.flights.run(key, task);
     this.count(joined ? 'coalesced' : 'miss');
     try {
       return await promise;
     } catch (e) {
-      if (e instanceof UpstreamError && e.kind === 'not-found') this.notFound.set(key, true);
+      if (e instanceof UpstreamError && e.kind === 'not-found') this.rememberMissing(key);
+      this.noteRateLimit(e);
       throw toRegistryError(e, 'MANIFEST_UNKNOWN', { name: target.name, reference });
     }
   }
@@ -146,13 +157,14 @@ export class ManifestCache {
       await metadata.setTag(target.key, tag, { digest: record.digest, checkedAt: this.now() });
       return { record };
     } catch (e) {
+      this.noteRateLimit(e);
       if (isUpstreamOutage(e)) {
         logger.warn({ upstream: upstream.name, err: e }, 'upstream unavailable; serving cached manifest (stale-if-error)');
         return { record: cached, stale: true };
       }
       if (e instanceof UpstreamError && e.kind === 'not-found') {
         await metadata.deleteTag(target.key, tag);
-        this.notFound.set(`${target.key}:${tag}`, true);
+        this.rememberMissing(`${target.key}:${tag}`);
       }
       throw toRegistryError(e, 'MANIFEST_UNKNOWN', { name: target.name, reference: tag });
     }
@@ -186,12 +198,48 @@ export class ManifestCache {
     return { record };
   }
 
-  private async readBytes(digest: Digest): Promise<Buffer> {
+  private async readBytes(target: Target, digest: Digest): Promise<Buffer> {
     const cached = this.bytes.get(digest);
     if (cached) return cached;
-    const bytes = await this.deps.blobs.readBytes(digest);
+    let bytes: Buffer;
+    try {
+      bytes = await this.deps.blobs.readBytes(digest);
+    } catch (e) {
+      if (!(e instanceof RegistryError && e.code === 'BLOB_UNKNOWN')) throw e;
+      // The record outlived its bytes (evicted): fetch them again, by digest so they are verified.
+      await this.fetch(target, digest, `${target.key}@${digest}`, () => this.fetchAndStore(target, digest, digest));
+      return this.bytes.get(digest) ?? this.deps.blobs.readBytes(digest);
+    }
     this.bytes.set(digest, bytes);
     return bytes;
+  }
+
+  private noteRateLimit(error: unknown): void {
+    if (error instanceof UpstreamError && error.kind === 'rate-limited' && error.options.retryAfterMs !== undefined) {
+      this.rateLimitedUntil = Math.max(this.rateLimitedUntil, this.now() + error.options.retryAfterMs);
+    }
+  }
+
+  /** While a `Retry-After` runs: the error a request to the upstream would get, without sending it. */
+  private rateLimit(): UpstreamError | null {
+    const wait = this.rateLimitedUntil - this.now();
+    if (wait <= 0) return null;
+    return new UpstreamError('rate-limited', `${this.deps.upstream.name} asked to wait ${Math.ceil(wait / 1000)} s (Retry-After)`, {
+      status: 429,
+      retryAfterMs: wait,
+    });
+  }
+
+  private rememberMissing(key: string): void {
+    if (this.deps.settings.notFoundTtl > 0) this.notFound.set(key, this.now() + this.deps.settings.notFoundTtl);
+  }
+
+  private isKnownMissing(key: string): boolean {
+    const expires = this.notFound.get(key);
+    if (expires === undefined) return false;
+    if (this.now() < expires) return true;
+    this.notFound.delete(key);
+    return false;
   }
 
   private count(result: 'hit' | 'miss' | 'stale' | 'coalesced' | 'negative'): void {
