@@ -9,6 +9,8 @@ import { deleteManifest, getManifest, putManifest } from './handlers/manifests.j
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './handlers/uploads.js';
 import { notFound, parseV2Path, type Endpoint, type V2Path } from './v2-path.js';
 
+const HOST_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i;
+
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 type Handler = (ctx: HandlerContext<any>) => Promise<void>;
 
@@ -61,8 +63,9 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
     }
     const handler = TABLE[path.endpoint]?.[method];
     if (!handler) throw unsupported(method);
-    if (query.ns !== undefined) reply.header('OCI-Namespace', query.ns);
     const repository = options.registry.repository(path.name, query.ns);
+    // Echoed only once routing accepted it, and only if it is a host name: never raw client bytes.
+    if (query.ns !== undefined && HOST_NAME.test(query.ns)) reply.header('OCI-Namespace', query.ns);
     return handler({
       request,
       reply,

@@ -58,6 +58,16 @@ describe('routing requests to upstreams', () => {
     expect(contentRequests(hubB, 'manifest')).toEqual(['GET /v2/library/ns-app/manifests/latest']);
   });
 
+  it('an ns value that is not a host name is never echoed (hosted repositories ignore ns)', async () => {
+    for (const ns of ['evil%0d%0aSet-Cookie:%20x=1', 'a%00b', 'x y']) {
+      const response = await fetch(`${stowage.url}/v2/team/nothing/tags/list?ns=${ns}`);
+      expect(response.status).toBe(404);
+      expect(await errorCode(response)).toBe('NAME_UNKNOWN');
+      expect(response.headers.get('oci-namespace')).toBeNull();
+      expect(response.headers.get('set-cookie')).toBeNull();
+    }
+  });
+
   it('a path prefix /v2/<upstream>/owner/app maps to that upstream', async () => {
     const a = hubA.addImage('owner/prefixed', 'v1');
     const b = hubB.addImage('owner/prefixed', 'v1');

@@ -191,7 +191,10 @@ class FakeHubServer implements FakeHub {
 
   addIndex(repository: string, tag: string, platforms: Platform[], options?: Omit<ImageOptions, 'platform'>): FakeIndex {
     const index = buildIndex(platforms, options);
-    for (const image of index.images) this.storeImage(repository, image);
+    for (const image of index.images) {
+      this.storeImage(repository, image);
+      this.addManifest(repository, image.digest, image.bytes, image.mediaType);
+    }
     this.addManifest(repository, tag, index.bytes, index.mediaType);
     return index;
   }
