@@ -18,6 +18,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const app = await buildApp(config);
   await app.server.listen({ host: config.server.host, port: config.server.port });
+  if (app.ops) await app.ops.server.listen(app.ops.address);
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<void> {
       app.server.server.closeAllConnections?.();
     }, config.server.drainTimeout);
     deadline.unref();
+    // Readiness fails first, so probes (also on the metrics listener, still open) see 503 while we drain.
+    app.readiness.beginShutdown();
     await app.server.close();
     await app.close();
     clearTimeout(deadline);

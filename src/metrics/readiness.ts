@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: { storage: 'ok' | string; shutdown: 'no' | 'draining' };
+}
+
+export interface ReadinessOptions {
+  /** A directory on the data filesystem where a probe file may be written (the store's tmp/). */
+  probeDir: string;
+  /** How long a storage check result is reused (default 5 s): at most one disk write per interval. */
+  cacheMs?: number;
+  /** A probe slower than this counts as failed (default 2 s): a hung disk makes the instance unready, not the probe hang. */
+  timeoutMs?: number;
+  /** Monotonic clock in ms (tests). */
+  now?: () => number;
+}
+
+/**
+ * Whether this instance should receive traffic (`/readyz`): its storage accepts writes, and it is
+ * not shutting down. Liveness (`/healthz`) deliberately does not use this — a full disk should take
+ * an instance out of rotation, not get it restarted.
+ *
+ * The storage check writes, fsyncs and deletes a small file, which catches a read-only remount and
+ * most full-disk cases that an `access(W_OK)` would miss. Its result is cached for `cacheMs`, and
+ * concurrent probes share one check, so probe frequency never turns into disk load.
+ * Nothing here touches the network.
+ */
+export class Readiness {
+  private shuttingDown = false;
+  private lastCheck: { at: number; result: 'ok' | string } | null = null;
+  private inFlight: Promise<'ok' | string> | null = null;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ReadinessOptions) {
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Called first on SIGTERM, before the server stops accepting: readiness fails from here on. */
+  beginShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  async report(): Promise<ReadinessReport> {
+    const storage = await this.storage();
+    const shutdown = this.shuttingDown ? 'draining' : 'no';
+    return { ready: storage === 'ok' && !this.shuttingDown, checks: { storage, shutdown } };
+  }
+
+  private storage(): Promise<'ok' | string> {
+    const cacheMs = this.options.cacheMs ?? 5_000;
+    if (this.lastCheck && this.now() - this.lastCheck.at < cacheMs) return Promise.resolve(this.lastCheck.result);
+    this.inFlight ??= this.probe().then((result) => {
+      this.lastCheck = { at: this.now(), result };
+      this.inFlight = null;
+      return result;
+    });
+    return this.inFlight;
+  }
+
+  /** 'ok', or a short reason (an errno code such as EROFS / ENOSPC / EACCES, or 'timeout'). */
+  private async probe(): Promise<'ok' | string> {
+    const file = join(this.options.probeDir, `readyz-${randomUUID()}`);
+    const write = async (): Promise<'ok'> => {
+      const handle = await open(file, 'wx');
+      try {
+        await handle.writeFile('ok');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await unlink(file);
+      return 'ok';
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.options.timeoutMs ?? 2_000);
+    });
+    try {
+      return await Promise.race([
+        write().catch(async (error: unknown) => {
+          await unlink(file).catch(() => {});
+          return (error as NodeJS.ErrnoException).code ?? 'error';
+        }),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
