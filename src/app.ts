@@ -42,6 +42,11 @@ export interface App {
   ops: { server: FastifyInstance; address: { host: string; port: number } } | null;
   /** Stops background work (purges, fills) after the server closed. */
   close(): Promise<void>;
+  /**
+   * Graceful stop: readiness fails, the listener stops accepting (new requests on open connections
+   * get 503), in-flight requests finish within `server.drainTimeout`, then background work stops.
+   */
+  shutdown(): Promise<void>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -143,7 +148,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     : null;
   const server = Fastify({
     loggerInstance: logger,
-    requestIdHeader: 'x-request-id',
+    // genReqId validates the client's X-Request-Id; Fastify's requestIdHeader would echo it unchecked.
+    requestIdHeader: false,
+    // Errors Fastify raises before routing (a malformed URL) get the OCI error format too.
+    frameworkErrors: handleError,
     genReqId: (req: import("node:http").IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -189,6 +197,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   }, Math.min(config.limits.uploadSessionTtl, 3_600_000));
   purge.unref();
 
+  const close = async (): Promise<void> => {
+    readiness.beginShutdown();
+    await ops?.server.close();
+    clearInterval(purge);
+    await storage.indexed;
+    await fills.settled();
+    await Promise.all([...proxies.values()].map((p) => p.upstream.close()));
+  };
+
   return {
     server,
     config,
@@ -197,13 +214,24 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     metrics,
     readiness,
     ops,
-    async close() {
+    close,
+    async shutdown() {
       readiness.beginShutdown();
-      await ops?.server.close();
-      clearInterval(purge);
-      await storage.indexed;
-      await fills.settled();
-      await Promise.all([...proxies.values()].map((p) => p.upstream.close()));
+      const http = server.server as Partial<import('node:http').Server>;
+      // close() only closes connections idle at that moment; one finishing a blob becomes idle later
+      // and would otherwise be held open until the keep-alive timeout. Sweep until close completes.
+      const sweep = setInterval(() => http.closeIdleConnections?.(), 100);
+      const deadline = setTimeout(() => {
+        logger.warn('drain timeout reached; closing remaining connections');
+        http.closeAllConnections?.();
+      }, config.server.drainTimeout);
+      try {
+        await server.close();
+      } finally {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+      }
+      await close();
     },
   };
 }

@@ -25,16 +25,7 @@ async function main(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.logger.info({ signal, drainTimeout: config.server.drainTimeout }, 'shutting down: draining in-flight requests');
-    const deadline = setTimeout(() => {
-      app.logger.warn('drain timeout reached; closing remaining connections');
-      app.server.server.closeAllConnections?.();
-    }, config.server.drainTimeout);
-    deadline.unref();
-    // Readiness fails first, so probes (also on the metrics listener, still open) see 503 while we drain.
-    app.readiness.beginShutdown();
-    await app.server.close();
-    await app.close();
-    clearTimeout(deadline);
+    await app.shutdown();
     app.logger.info('stopped');
     process.exit(0);
   };

@@ -99,11 +99,12 @@ describe('repository names', () => {
     }
   });
 
-  it('a name of exactly 255 characters is accepted', async () => {
+  it('a name of exactly 255 characters is accepted (valid, merely unknown)', async () => {
     const name = `long/${'a'.repeat(250)}`;
     expect(name.length).toBe(255);
     const res = await send('GET', `/v2/${name}/tags/list`);
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(404);
+    expect(res.json).toMatchObject({ errors: [{ code: 'NAME_UNKNOWN' }] });
   });
 
   it('the victim repository is untouched by the attacks', async () => {

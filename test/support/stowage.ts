@@ -33,12 +33,13 @@ export async function startStowage(
     file: null,
     overrides: {
       server: { host: '127.0.0.1', port: 0 },
-      storage: { path: dataDir },
       log: { level: process.env.STOWAGE_TEST_LOG ?? 'silent' },
       hosted: ['**'],
       upstreams: {},
       defaultUpstream: null,
       ...options.config,
+      // Always the temp data dir, whatever else a test sets in `storage`.
+      storage: { ...(options.config?.storage as Record<string, unknown> | undefined), path: dataDir },
     },
   });
   const app = await buildApp(config, { logger: pino({ level: config.log.level }), upstreamRetry: { baseDelayMs: 5, maxDelayMs: 20 }, ...options.app });
@@ -53,8 +54,7 @@ export async function startStowage(
     app,
     config,
     async close() {
-      await app.server.close();
-      await app.close();
+      await app.shutdown();
       if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
     },
   };
