@@ -56,13 +56,16 @@ describe('eviction by size (storage.maxSize)', () => {
     const push = await fetch(`${stowage.url}/v2/team/app/blobs/uploads/?digest=${hostedDigest}`, { method: 'POST', body: hostedBytes });
     expect(push.status).toBe(201);
 
+    const cache = stowage.app.storage.cache;
+    // The index learns of a fill just after its response ended: wait, so each gets its own time.
     expect(await pull('library/a', a.digest)).toBe(a.digest);
+    await waitFor(() => cache.objects === 1);
     now += 20 * MINUTE;
     expect(await pull('library/b', b.digest)).toBe(b.digest);
+    await waitFor(() => cache.objects === 2);
     now += 20 * MINUTE;
     // 180 kB of cache > 150 kB: a (least recently used, outside the protection window) goes.
     expect(await pull('library/c', c.digest)).toBe(c.digest);
-    const cache = stowage.app.storage.cache;
     // The fill registers c once committed, which starts an eviction pass; wait for both.
     await waitFor(() => cache.objects === 2 && cache.bytes <= 150_000);
     expect(cache.objects).toBe(2);
