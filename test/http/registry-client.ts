@@ -23,8 +23,9 @@ export const MT = {
   dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 
-export const sha256 = (bytes: Uint8Array | string): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-export const sha512 = (bytes: Uint8Array | string): string => `sha512:${createHash('sha512').update(bytes).digest('hex')}`;
+import { sha256, sha512 } from '../support/digests.js';
+
+export { sha256, sha512 };
 
 export interface Descriptor {
   mediaType: string;

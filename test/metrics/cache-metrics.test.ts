@@ -8,17 +8,13 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient, sha256 } from '../http/registry-client.js';
+import { ACCEPT_ALL_MANIFESTS } from '../support/digests.js';
 import { startFakeHub, type FakeHub, type HubRequest } from '../support/fake-hub.js';
 import { waitFor } from '../support/processes.js';
 import { startStowage, type RunningStowage } from '../support/stowage.js';
 import { scrape, type Exposition } from './exposition.js';
 
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
+const ACCEPT = ACCEPT_ALL_MANIFESTS;
 
 const UPSTREAMS = ['docker.io', 'ghcr.io'];
 const KINDS = ['manifest', 'blob'];

@@ -1,15 +1,9 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCEPT_ALL_MANIFESTS, sha256 } from '../support/digests.js';
 import { startFakeHub, type FakeHub } from '../support/fake-hub.js';
 import { startStowage, type RunningStowage } from '../support/stowage.js';
 
-const sha256 = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-const ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
+const ACCEPT = ACCEPT_ALL_MANIFESTS;
 
 describe('pull-through from a Docker-Hub-like upstream', () => {
   let hub: FakeHub;

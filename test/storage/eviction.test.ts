@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { sha256 as digestOf } from '../support/digests.js';
 import { startFakeHub, type FakeHub } from '../support/fake-hub.js';
 import { startStowage, type RunningStowage } from '../support/stowage.js';
 
-const sha256 = (bytes: ArrayBuffer): string => `sha256:${createHash('sha256').update(new Uint8Array(bytes)).digest('hex')}`;
 const MINUTE = 60_000;
 
 async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
@@ -39,7 +38,7 @@ describe('eviction by size (storage.maxSize)', () => {
   const pull = async (repo: string, digest: string): Promise<string> => {
     const response = await fetch(`${stowage.url}/v2/${repo}/blobs/${digest}`);
     expect(response.status).toBe(200);
-    return sha256(await response.arrayBuffer());
+    return digestOf(new Uint8Array(await response.arrayBuffer()));
   };
 
   it('evicts the least recently used cached blobs, never recent or hosted ones, and rebuilds at start', async () => {
@@ -52,7 +51,7 @@ describe('eviction by size (storage.maxSize)', () => {
 
     // A hosted blob, older than everything: never evicted, and not counted against the budget.
     const hostedBytes = Buffer.alloc(100_000, 7);
-    const hostedDigest = `sha256:${createHash('sha256').update(hostedBytes).digest('hex')}`;
+    const hostedDigest = digestOf(hostedBytes);
     const push = await fetch(`${stowage.url}/v2/team/app/blobs/uploads/?digest=${hostedDigest}`, { method: 'POST', body: hostedBytes });
     expect(push.status).toBe(201);
 
@@ -75,7 +74,7 @@ describe('eviction by size (storage.maxSize)', () => {
     expect(await pull('library/c', c.digest)).toBe(c.digest);
     expect(hub.count({ kind: 'blob', method: 'GET' })).toBe(0);
     const hosted = await fetch(`${stowage.url}/v2/team/app/blobs/${hostedDigest}`);
-    expect(sha256(await hosted.arrayBuffer())).toBe(hostedDigest);
+    expect(digestOf(new Uint8Array(await hosted.arrayBuffer()))).toBe(hostedDigest);
 
     // a was evicted: the next GET fills it again from the upstream, with the right bytes.
     expect(await pull('library/a', a.digest)).toBe(a.digest);
@@ -96,6 +95,6 @@ describe('eviction by size (storage.maxSize)', () => {
     await waitFor(() => rebuilt.bytes <= 150_000);
     expect(rebuilt.objects).toBe(2);
     const stillHosted = await fetch(`${stowage.url}/v2/team/app/blobs/${hostedDigest}`);
-    expect(sha256(await stillHosted.arrayBuffer())).toBe(hostedDigest);
+    expect(digestOf(new Uint8Array(await stillHosted.arrayBuffer()))).toBe(hostedDigest);
   });
 });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { expect } from 'vitest';
 import { createUpstream, type UpstreamDeps } from '../../src/upstream/create-upstream.js';
@@ -69,7 +68,9 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+import { sha256 } from '../support/digests.js';
+
+export { sha256 };
 
 /** Awaits `promise`, expecting an UpstreamError of `kind`; returns it for further checks. */
 export async function expectUpstreamError(promise: Promise<unknown>, kind: UpstreamErrorKind): Promise<UpstreamError> {

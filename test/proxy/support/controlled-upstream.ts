@@ -11,7 +11,6 @@
  * blob.release();        // send the rest
  * ```
  */
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -47,7 +46,9 @@ export interface ControlledUpstream {
   close(): Promise<void>;
 }
 
-export const sha256 = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+import { sha256 } from '../../support/digests.js';
+
+export { sha256 };
 
 interface Entry {
   blob: ControlledBlob;

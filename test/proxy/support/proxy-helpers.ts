@@ -7,12 +7,7 @@ import { NOOP_REGISTRY_OBSERVER, type RegistryObserver } from '../../../src/regi
 export { sha256 } from './controlled-upstream.js';
 
 /** The four manifest types every current client accepts. */
-export const ACCEPT_ALL = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
+export { ACCEPT_ALL_MANIFESTS as ACCEPT_ALL } from '../../support/digests.js';
 
 /** A clock the test moves by hand (`app: { now: clock.now }`). Starts at the real time. */
 export class TestClock {
