@@ -1,0 +1,91 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/processes.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+// Compiled inside the repository so `dist` resolves node_modules like `npm start` does.
+const OUT = join(ROOT, '.test-dist', `cli-${process.pid}`);
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(OUT, 'main.js'), ...args], { env: { PATH: process.env.PATH, ...env }, cwd: tmpdir() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('the stowage command', () => {
+  let work: string;
+  beforeAll(async () => {
+    await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', OUT], { timeout: 120_000 });
+    work = await mkdtemp(join(tmpdir(), 'stowage-cli-'));
+  }, 150_000);
+  afterAll(async () => {
+    await rm(OUT, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('refuses an invalid setting with exit code 2 and a message naming the key', async () => {
+    const result = await run([], { STOWAGE_SERVER_PORT: 'eighty', STOWAGE_STORAGE_PATH: join(work, 'data-invalid') });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('server.port');
+    expect(result.stderr).toContain('"eighty"');
+  });
+
+  it('starts from --config, serves, logs JSON without credentials, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const file = join(work, 'stowage.yaml');
+    await writeFile(
+      file,
+      [
+        'server:',
+        '  host: 127.0.0.1',
+        '  port: ${STOWAGE_TEST_PORT}',
+        `storage: { path: ${join(work, 'data')} }`,
+        'upstreams:',
+        '  docker.io: { url: "http://127.0.0.1:9", username: robot, password: "${UPSTREAM_SECRET}" }',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [join(OUT, 'main.js'), '--config', file], {
+      env: { PATH: process.env.PATH, STOWAGE_TEST_PORT: String(port), UPSTREAM_SECRET: 'hunter2-secret' },
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c));
+    child.stderr.on('data', (c: Buffer) => (output += c));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    try {
+      let up = false;
+      for (let i = 0; i < 100 && !up; i++) {
+        up = await fetch(`http://127.0.0.1:${port}/v2/`, { headers: { authorization: 'Basic cm9ib3Q6aHVudGVyMg==' } })
+          .then((r) => r.status === 200)
+          .catch(() => false);
+        if (!up) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(up, output).toBe(true);
+      // A pull that reaches the (unreachable) upstream with the configured credentials.
+      const failed = await fetch(`http://127.0.0.1:${port}/v2/library/x/manifests/latest`);
+      expect(failed.status).toBe(502);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const lines = output.trim().split('\n');
+    expect(lines.every((line) => line.startsWith('{'))).toBe(true);
+    expect(output).toContain('"msg":"stopped"');
+    expect(output).not.toContain('hunter2-secret');
+    expect(output).not.toContain('cm9ib3Q6aHVudGVyMg');
+  }, 60_000);
+});
