@@ -2,7 +2,9 @@ import type { RangeRequest } from '../registry/repository.js';
 
 /**
  * A single `bytes=` range. Multiple ranges or other units are ignored (the whole blob is sent),
- * which HTTP allows; a malformed header is ignored the same way.
+ * which HTTP allows; a malformed header is ignored the same way. A range whose last byte is before
+ * its first (`bytes=500-0`) is passed on as it is, so that resolving it answers 416: RFC 9110 lets a
+ * server ignore or reject it, and the OCI conformance suite counts ignoring it as no Range support.
  */
 export function parseRangeHeader(header: string | undefined): RangeRequest | null {
   if (!header) return null;
@@ -11,8 +13,7 @@ export function parseRangeHeader(header: string | undefined): RangeRequest | nul
   if (match[1] === '') return { suffix: Number(match[2]) };
   const start = Number(match[1]);
   if (match[2] === '') return { start };
-  const end = Number(match[2]);
-  return end >= start ? { start, end } : null;
+  return { start, end: Number(match[2]) };
 }
 
 /** PATCH `Content-Range: <start>-<end>` (the spec's form; `bytes ` prefixes tolerated). */

@@ -1,6 +1,6 @@
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import { parseReference, type Reference } from '../oci/reference.js';
+import { isTag, parseReference, type Reference } from '../oci/reference.js';
 import { parseRepositoryName, type RepositoryName } from '../oci/repository-name.js';
 
 /** A request path under /v2/, parsed and validated. Names are parsed from the right, as they may contain `/`. */
@@ -16,9 +16,24 @@ export type V2Path =
 
 export type Endpoint = V2Path['endpoint'];
 
-type Build = (name: RepositoryName, last: string) => V2Path;
+type Build = (name: RepositoryName, last: string, method: string) => V2Path;
 
-const manifest: Build = (name, ref) => ({ endpoint: 'manifest', name, reference: parseReference(decodeSegment(ref)) });
+/** Methods that look a manifest up rather than write one. */
+const LOOKUPS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE']);
+
+/**
+ * A lookup by a reference that is neither a digest nor a valid tag names a manifest that cannot
+ * exist: 404 MANIFEST_UNKNOWN, as distribution answers (its route never matches such a reference)
+ * and as the OCI conformance suite expects (it probes `.INVALID_MANIFEST_NAME` as "a nonexistent
+ * manifest"). A PUT under such a tag stays 400 TAG_INVALID: there the request itself is wrong.
+ */
+const manifest: Build = (name, ref, method) => {
+  const value = decodeSegment(ref);
+  if (LOOKUPS.has(method) && !value.includes(':') && !isTag(value)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', { tag: value }, { message: 'no manifest can have this tag: it is not a valid tag' });
+  }
+  return { endpoint: 'manifest', name, reference: parseReference(value) };
+};
 const upload: Build = (name, id) => ({ endpoint: 'upload', name, id });
 const blob: Build = (name, digest) => ({ endpoint: 'blob', name, digest: parseDigest(decodeSegment(digest)) });
 const referrers: Build = (name, digest) => ({ endpoint: 'referrers', name, digest: parseDigest(decodeSegment(digest)) });
@@ -56,14 +71,15 @@ function decodeSegment(segment: string): string {
 /**
  * `rawPath` is the undecoded path after `/v2/` (no query). The name part is validated undecoded:
  * valid names never need percent-encoding, so `%2e%2e` or `%2f` are NAME_INVALID, not a second
- * spelling of another name. Returns null for paths that are not registry endpoints.
+ * spelling of another name. Returns null for paths that are not registry endpoints. `method` only
+ * changes how an impossible manifest tag is refused (see `manifest`).
  */
-export function parseV2Path(rawPath: string): V2Path | null {
+export function parseV2Path(rawPath: string, method = 'GET'): V2Path | null {
   if (rawPath === '') return { endpoint: 'base' };
   if (rawPath === '_catalog') return { endpoint: 'catalog' };
   for (const [pattern, build] of [...PATTERNS, ...MULTI_SEGMENT]) {
     const match = pattern.exec(rawPath);
-    if (match) return build(parseRepositoryName(match[1]!), match[2] ?? '');
+    if (match) return build(parseRepositoryName(match[1]!), match[2] ?? '', method);
   }
   return null;
 }

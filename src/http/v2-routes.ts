@@ -48,7 +48,7 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
     const rawUrl = request.raw.url ?? '/';
     const queryStart = rawUrl.indexOf('?');
     const rawPath = (queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart)).replace(/^\/v2\/?/, '');
-    const path = parseV2Path(rawPath);
+    const path = parseV2Path(rawPath, request.method);
     if (path === null) throw notFound();
     request.endpoint = path.endpoint;
     const method = request.method as Method;

@@ -1,7 +1,7 @@
 import type { Digest } from './digest.js';
 import { isDigest } from './digest.js';
 import { RegistryError } from './errors.js';
-import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, SCHEMA1_MEDIA_TYPES } from './media-types.js';
+import { FOREIGN_LAYER_MEDIA_TYPES, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, SCHEMA1_MEDIA_TYPES } from './media-types.js';
 
 export interface Descriptor {
   mediaType: string;
@@ -10,13 +10,19 @@ export interface Descriptor {
   artifactType?: string;
   annotations?: Record<string, string>;
   platform?: { architecture: string; os: string; variant?: string };
+  urls?: string[];
 }
 
 /** What the registry needs to know about a manifest: its type, what it references, what it is about. */
 export interface ParsedManifest {
   mediaType: string;
-  /** Layers and config (image manifests) or child manifests (indexes), all of which must exist. */
+  /**
+   * Config and layers (image manifests), all of which must exist. Non-distributable layers that
+   * name their `urls` are left out: clients fetch those elsewhere, and `docker push` never uploads
+   * them (distribution accepts such manifests the same way).
+   */
   blobs: Descriptor[];
+  /** Child manifests (indexes), all of which must exist. */
   manifests: Descriptor[];
   subject?: Descriptor;
   artifactType?: string;
@@ -83,5 +89,15 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   }
   const config = descriptor(m.config, 'config');
   const layers = descriptors(m.layers, 'layers');
-  return { ...base, blobs: [config, ...layers], manifests: [] };
+  return { ...base, blobs: [config, ...layers.filter((layer) => !isForeignLayer(layer))], manifests: [] };
+}
+
+/** A non-distributable layer that says where to fetch it: a registry need not hold its bytes. */
+export function isForeignLayer(layer: Descriptor): boolean {
+  return (
+    FOREIGN_LAYER_MEDIA_TYPES.has(layer.mediaType) &&
+    Array.isArray(layer.urls) &&
+    layer.urls.length > 0 &&
+    layer.urls.every((url) => typeof url === 'string' && url !== '')
+  );
 }

@@ -13,6 +13,16 @@ export const INDEX_MEDIA_TYPES: ReadonlySet<string> = new Set([MediaType.OciInde
 export const IMAGE_MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([MediaType.OciManifest, MediaType.DockerManifest]);
 export const SCHEMA1_MEDIA_TYPES: ReadonlySet<string> = new Set([MediaType.DockerSchema1, MediaType.DockerSchema1Signed]);
 export const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([...INDEX_MEDIA_TYPES, ...IMAGE_MANIFEST_MEDIA_TYPES]);
+/**
+ * Non-distributable ("foreign") layer types: the layer is fetched from its descriptor's `urls`, not
+ * from a registry (Windows base layers). Deprecated by image-spec 1.1 but still pushed by docker.
+ */
+export const FOREIGN_LAYER_MEDIA_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+  'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
+  'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+]);
 
 /** What Stowage asks upstreams for: every type it can store, then anything (so errors are explicit). */
 export const UPSTREAM_MANIFEST_ACCEPT = [

@@ -83,7 +83,7 @@ export class BlobFill {
     markStarted();
     const writer = this.writer;
     try {
-      for await (const chunk of response.body as AsyncIterable<Buffer>) await writer.write(chunk);
+      await writeCoalesced(response.body as AsyncIterable<Buffer>, writer);
       if (this.size !== null && writer.bytesWritten !== this.size) {
         throw new RegistryError('BLOB_UNKNOWN', { digest: this.digest }, { status: 502, message: `upstream sent ${writer.bytesWritten} of ${this.size} bytes` });
       }
@@ -107,6 +107,61 @@ export class BlobFill {
       observer.fillsInProgress(-1);
     }
   }
+}
+
+/**
+ * Bound on the bytes received but not yet handed to the writer (a slow disk slows the download),
+ * and so on the size of one write — the chunk that tail readers share: a client that lags holds at
+ * most one. 1 MiB keeps 20 concurrent clients of one fill around 130 MiB RSS; 4 MiB was ~10% faster
+ * and ~30 MiB bigger (bench/, figure 3).
+ */
+const MAX_PENDING_BYTES = 1024 * 1024;
+
+/**
+ * Copies `body` into `writer`. Upstream chunks are small (undici hands over ≤ 64 KiB): writing each
+ * on its own costs a thread-pool round trip per chunk and makes the download wait for every write.
+ * Instead, what arrives while a write is in flight is coalesced into the next one — at most one
+ * write in flight, as BlobWriter requires. A slow upstream still gets each chunk written at once.
+ * Resolves once everything is written; rejects with the body's or the writer's error, and never
+ * while a write is still running (the caller may abort the writer right after).
+ */
+async function writeCoalesced(body: AsyncIterable<Buffer>, writer: BlobWriter): Promise<void> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let writing: Promise<void> | null = null;
+  let failure: { error: unknown } | null = null;
+  const drain = async (): Promise<void> => {
+    while (pendingBytes > 0) {
+      const bytes = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      await writer.write(bytes);
+    }
+  };
+  const startDrain = (): void => {
+    writing = drain().then(
+      () => {
+        writing = null;
+        if (pendingBytes > 0) startDrain(); // a chunk queued as the last write finished
+      },
+      (error: unknown) => {
+        failure = { error };
+        writing = null;
+      },
+    );
+  };
+  try {
+    for await (const chunk of body) {
+      if (failure) break;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (!writing) startDrain();
+      if (pendingBytes >= MAX_PENDING_BYTES) await writing;
+    }
+  } finally {
+    while (writing) await writing; // never rejects: failures land in `failure`
+  }
+  if (failure) throw (failure as { error: unknown }).error;
 }
 
 /** What a client sees when a fill fails: never a raw upstream error, never "your digest is invalid". */

@@ -2,7 +2,10 @@ import { RegistryError } from '../oci/errors.js';
 import type { ByteRange } from '../storage/blob-store.js';
 import type { RangeRequest } from './repository.js';
 
-/** Resolves a Range request against a blob's size; throws 416 (with `Content-Range: bytes *\/size`). */
+/**
+ * Resolves a Range request against a blob's size; throws 416 (with `Content-Range: bytes *\/size`)
+ * when nothing of it is satisfiable, or when its last byte is before its first (`bytes=500-0`).
+ */
 export function resolveRange(range: RangeRequest, size: number): ByteRange {
   let start: number;
   let end: number;

@@ -3,6 +3,7 @@ import { digestOf } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
+import { INDEX_MEDIA_TYPES } from '../oci/media-types.js';
 
 /** Checks a pushed manifest's size, syntax and digest; returns the digest it will be stored under. */
 export function checkPushedManifest(
@@ -23,10 +24,14 @@ export function checkPushedManifest(
   return { digest, manifest };
 }
 
-/** The descriptor a referrers index lists for this manifest (artifactType falls back to config type). */
+/**
+ * The descriptor a referrers index lists for this manifest. The spec: its own `artifactType`; for an
+ * image manifest whose `artifactType` is missing *or empty*, the config's media type; for such an
+ * index, none.
+ */
 export function referrerDescriptor(digest: Digest, size: number, manifest: ParsedManifest): Descriptor {
-  const config = manifest.blobs[0];
-  const artifactType = manifest.artifactType ?? (manifest.manifests.length === 0 ? config?.mediaType : undefined);
+  const config = INDEX_MEDIA_TYPES.has(manifest.mediaType) ? undefined : manifest.blobs[0];
+  const artifactType = manifest.artifactType || config?.mediaType;
   return {
     mediaType: manifest.mediaType,
     digest,

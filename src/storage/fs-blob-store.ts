@@ -2,17 +2,20 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { isDigest, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import { digestHex, isDigest, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import { isNotFound, writeFileAtomic } from './atomic-file.js';
 import type { BlobInfo, BlobStore, BlobWriter, ByteRange } from './blob-store.js';
 import { FsBlobWriter } from './fs-blob-writer.js';
 import type { Layout } from './layout.js';
 
-// Large reads keep syscalls and stream churn low for multi-GB layers; 1 MiB per open stream is a
-// bounded cost (memory scales with concurrent readers, never with blob size).
-const READ_HIGH_WATER_MARK = 1024 * 1024;
+// Large reads keep syscalls and stream churn low for multi-GB layers; the cost is bounded (memory
+// scales with concurrent readers, never with blob size). Measured with bench/ on 2 cores: 512 KiB
+// matches 1 MiB for one client and, with 20 clients, halves the CPU and takes ~50 MiB off the peak
+// RSS (every read allocates a fresh buffer; 1 MiB ones cost more to allocate and to collect).
+const READ_HIGH_WATER_MARK = 512 * 1024;
 const TOUCH_INTERVAL_MS = 60_000;
+const LIST_STAT_BATCH = 64;
 
 const blobUnknown = (digest: Digest): RegistryError => new RegistryError('BLOB_UNKNOWN', { digest });
 
@@ -98,11 +101,15 @@ export class FsBlobStore implements BlobStore {
     for (const algorithm of await readdirOrEmpty(this.layout.blobs)) {
       for (const prefix of await readdirOrEmpty(join(this.layout.blobs, algorithm))) {
         const dir = join(this.layout.blobs, algorithm, prefix);
-        for (const hex of await readdirOrEmpty(dir)) {
-          const digest = `${algorithm}:${hex}`;
-          if (!isDigest(digest)) continue;
-          const s = await stat(join(dir, hex)).catch(() => null);
-          if (s) yield { digest, size: s.size, lastUsed: s.mtimeMs };
+        const digests = (await readdirOrEmpty(dir)).map((hex) => `${algorithm}:${hex}`).filter(isDigest);
+        // A batch of stats in flight at once, not one: 100,000 blobs are listed in ~0.7 s instead
+        // of ~4.5 s, with a quarter of the CPU (bench/, startup figure). Order stays the same.
+        for (let i = 0; i < digests.length; i += LIST_STAT_BATCH) {
+          const batch = digests.slice(i, i + LIST_STAT_BATCH);
+          const stats = await Promise.all(batch.map((digest) => stat(join(dir, digestHex(digest))).catch(() => null)));
+          for (const [j, s] of stats.entries()) {
+            if (s) yield { digest: batch[j]!, size: s.size, lastUsed: s.mtimeMs };
+          }
         }
       }
     }

@@ -23,6 +23,12 @@ export class FsBlobWriter implements BlobWriter {
   private readonly hasher: DigestHasher;
   private refs = 1;
   private waiters = new Set<() => void>();
+  /**
+   * The chunk written last and where it starts. Tail readers that keep up with the writer (the
+   * usual case: every client of a fill) take their bytes from it instead of reading them back from
+   * the file — no thread-pool read and no buffer per reader, since all of them share it.
+   */
+  private recent: { start: number; bytes: Buffer } | null = null;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -39,15 +45,18 @@ export class FsBlobWriter implements BlobWriter {
     return new FsBlobWriter(handle, tmpPath, layout, algorithm);
   }
 
+  /** The writer keeps a reference to `chunk` (tail readers may serve it): the caller must not modify it afterwards. */
   async write(chunk: Uint8Array): Promise<void> {
     if (this.state !== 'writing') throw new Error(`blob writer is ${this.state}`);
     this.hasher.update(chunk);
+    const start = this.bytesWritten;
     let offset = 0;
     while (offset < chunk.byteLength) {
       const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, this.bytesWritten);
       offset += bytesWritten;
       this.bytesWritten += bytesWritten;
     }
+    this.recent = { start, bytes: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) };
     this.wake();
   }
 
@@ -72,6 +81,7 @@ export class FsBlobWriter implements BlobWriter {
     if (this.state !== 'writing') return;
     this.state = 'aborted';
     this.failure = reason;
+    this.recent = null;
     this.wake();
     await rm(this.tmpPath, { force: true });
     await this.release();
@@ -106,6 +116,14 @@ export class FsBlobWriter implements BlobWriter {
             // is released as soon as the bytes after it exist.)
             const releasable = this.state === 'committed' ? this.bytesWritten : this.bytesWritten - 1;
             if (position < releasable) {
+              const recent = this.recent;
+              if (recent && position >= recent.start && position < recent.start + recent.bytes.length) {
+                const end = Math.min(releasable, limit, recent.start + recent.bytes.length);
+                const bytes = recent.bytes.subarray(position - recent.start, end - recent.start);
+                position = end;
+                readable.push(bytes);
+                return;
+              }
               const length = Math.min(READ_CHUNK, releasable - position, limit - position);
               const buffer = Buffer.allocUnsafe(length);
               const { bytesRead } = await this.handle.read(buffer, 0, length, position);
@@ -138,6 +156,8 @@ export class FsBlobWriter implements BlobWriter {
   }
 
   private async release(): Promise<void> {
-    if (--this.refs === 0) await this.handle.close().catch(() => {});
+    if (--this.refs > 0) return;
+    this.recent = null;
+    await this.handle.close().catch(() => {});
   }
 }

@@ -106,8 +106,18 @@ export class FsMetadataStore implements MetadataStore {
     return found.filter((d): d is Descriptor => d !== null);
   }
 
-  repositoryExists(repo: RepositoryKey): Promise<boolean> {
-    return holdsManifests(this.layout.repository(repo));
+  /**
+   * A repository exists once a manifest was pushed to it: deleting its last manifest leaves it
+   * existing and empty (tags/list is 200 with no tags, as in distribution and as the OCI conformance
+   * suite checks after a delete), while a name nothing was ever pushed to stays unknown (404). The
+   * `_manifests` directory is created by the first manifest and never removed. The catalog, which
+   * lists only repositories with content, uses `holdsManifests` instead.
+   */
+  async repositoryExists(repo: RepositoryKey): Promise<boolean> {
+    return stat(join(this.layout.repository(repo), '_manifests')).then(
+      (s) => s.isDirectory(),
+      (e: unknown) => (isNotFound(e) ? false : Promise.reject(e)),
+    );
   }
 
   async listRepositories(): Promise<RepositoryKey[]> {

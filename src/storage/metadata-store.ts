@@ -42,7 +42,7 @@ export interface MetadataStore {
   addReferrer(repo: RepositoryKey, subject: Digest, referrer: Descriptor): Promise<void>;
   listReferrers(repo: RepositoryKey, subject: Digest): Promise<Descriptor[]>;
 
-  /** Whether the repository holds at least one manifest (what "exists" means to clients). */
+  /** Whether a manifest was ever pushed to (or fetched into) the repository. */
   repositoryExists(repo: RepositoryKey): Promise<boolean>;
   /** Every repository key that holds at least one manifest, sorted. */
   listRepositories(): Promise<RepositoryKey[]>;

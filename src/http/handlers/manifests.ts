@@ -14,7 +14,8 @@ export async function getManifest(ctx: HandlerContext<ManifestPath>, head: boole
     .header('Docker-Content-Digest', manifest.digest)
     .header('ETag', etag)
     .header('Content-Length', manifest.size);
-  if (manifest.stale) reply.header('Warning', '110 stowage "Response is stale: the upstream registry is unavailable"');
+  // The distribution spec allows only warn-code 299 with agent `-`.
+  if (manifest.stale) reply.header('Warning', '299 - "Response is stale: the upstream registry is unavailable"');
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((v) => v.trim() === etag || v.trim() === '*')) {
     reply.code(304).removeHeader('Content-Length');

@@ -1,6 +1,8 @@
+import type { FastifyRequest } from 'fastify';
 import { parseDigest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
-import { parseRepositoryName } from '../../oci/repository-name.js';
+import { isRepositoryName } from '../../oci/repository-name.js';
+import type { Repository } from '../../registry/repository.js';
 import type { UploadSession } from '../../storage/upload-store.js';
 import { parseContentRange } from '../range-header.js';
 import { requestBody, requestLength, type HandlerContext } from './context.js';
@@ -30,15 +32,32 @@ function sendCreated(ctx: HandlerContext<unknown>, name: string, digest: string)
     .send();
 }
 
-/** POST: start a session; `?digest=` uploads monolithically; `?mount=&from=` links an existing blob. */
+/**
+ * The repository `?from=` names, or null when it names none we could mount from (an invalid name, an
+ * upstream that is not configured): the spec asks for a plain upload session (202) whenever a mount
+ * cannot be done, so a bad `from` is not an error.
+ */
+function mountSource(ctx: HandlerContext<UploadsPath>, from: string): Repository | null {
+  if (!isRepositoryName(from)) return null;
+  try {
+    return ctx.registry.repository(from);
+  } catch (e) {
+    if (e instanceof RegistryError && e.status < 500) return null;
+    throw e;
+  }
+}
+
+/**
+ * POST: start a session; `?digest=` uploads monolithically; `?mount=&from=` links an existing blob.
+ * A mount without `from` is never attempted (202): looking for the blob in every repository would
+ * let any repository read another's blobs by digest.
+ */
 export async function startUpload(ctx: HandlerContext<UploadsPath>): Promise<void> {
-  const { repository, registry, request, query, path } = ctx;
+  const { repository, request, query, path } = ctx;
   if (query.mount !== undefined) {
     const digest = parseDigest(query.mount);
-    if (query.from !== undefined) {
-      const source = registry.repository(parseRepositoryName(query.from));
-      if (await repository.mountBlob(digest, source)) return sendCreated(ctx, path.name, digest);
-    }
+    const source = query.from === undefined ? null : mountSource(ctx, query.from);
+    if (source && (await repository.mountBlob(digest, source))) return sendCreated(ctx, path.name, digest);
   }
   // Validate before creating a session, so a bad ?digest= leaves nothing behind.
   const digest = query.digest === undefined ? null : parseDigest(query.digest);
@@ -57,23 +76,36 @@ export async function startUpload(ctx: HandlerContext<UploadsPath>): Promise<voi
   }
 }
 
-/** PATCH: a chunk, with `Content-Range` (checked against the offset) or without (docker push). */
-export async function patchUpload(ctx: HandlerContext<UploadPath>): Promise<void> {
-  const { repository, request, path } = ctx;
+/**
+ * Where a chunk goes and how long it is, from `Content-Range` (checked against Content-Length) and
+ * Content-Length. Shared by PATCH and by a closing PUT that carries the last chunk, so both apply
+ * the same rules.
+ */
+function chunkOptions(request: FastifyRequest): { start?: number; length?: number } {
   const range = parseContentRange(request.headers['content-range'] as string | undefined);
   if (range === 'invalid') throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'malformed Content-Range' }, { status: 400 });
   const length = requestLength(request);
   if (range && length !== undefined && length !== range.end - range.start + 1) {
     throw new RegistryError('SIZE_INVALID', { reason: 'Content-Range and Content-Length disagree' });
   }
-  const options = { ...(range ? { start: range.start, length: range.end - range.start + 1 } : {}), ...(length !== undefined ? { length } : {}) };
+  return { ...(range ? { start: range.start, length: range.end - range.start + 1 } : {}), ...(length !== undefined ? { length } : {}) };
+}
+
+/** Appends the request body; a chunk out of order (416) also says where the session lives. */
+async function appendChunk(ctx: HandlerContext<UploadPath>, options: { start?: number; length?: number }): Promise<UploadSession> {
+  const { repository, request, path } = ctx;
   try {
-    const session = await repository.appendUpload(path.id, requestBody(request), options);
-    return sendProgress(ctx, path.name, session, 202);
+    return await repository.appendUpload(path.id, requestBody(request), options);
   } catch (e) {
     if (e instanceof RegistryError && e.code === 'RANGE_INVALID') e.headers.Location = uploadLocation(path.name, path.id);
     throw e;
   }
+}
+
+/** PATCH: a chunk, with `Content-Range` (checked against the offset) or without (docker push). */
+export async function patchUpload(ctx: HandlerContext<UploadPath>): Promise<void> {
+  const session = await appendChunk(ctx, chunkOptions(ctx.request));
+  return sendProgress(ctx, ctx.path.name, session, 202);
 }
 
 /** PUT `?digest=`: an optional last chunk, then verify and commit. */
@@ -83,12 +115,7 @@ export async function completeUpload(ctx: HandlerContext<UploadPath>): Promise<v
   const length = requestLength(request);
   const hasBody = (length !== undefined && length > 0) || request.headers['transfer-encoding'] !== undefined;
   if (hasBody) {
-    const range = parseContentRange(request.headers['content-range'] as string | undefined);
-    if (range === 'invalid') throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'malformed Content-Range' }, { status: 400 });
-    await repository.appendUpload(path.id, requestBody(request), {
-      ...(range ? { start: range.start } : {}),
-      ...(length !== undefined ? { length } : {}),
-    });
+    await appendChunk(ctx, chunkOptions(request));
   } else {
     await repository.getUpload(path.id);
   }
