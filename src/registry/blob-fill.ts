@@ -112,8 +112,8 @@ export class BlobFill {
 /**
  * Bound on the bytes received but not yet handed to the writer (a slow disk slows the download),
  * and so on the size of one write — the chunk that tail readers share: a client that lags holds at
- * most one. 1 MiB keeps 20 concurrent clients of one fill around 130 MiB RSS; 4 MiB was ~10% faster
- * and ~30 MiB bigger (bench/, figure 3).
+ * most one. 1 MiB keeps 20 concurrent clients of one fill around 130 MiB RSS; 4 MiB served 20 fast
+ * clients up to 1.5× faster but peaked ~30 MiB higher, over the 150 MiB target (bench/, figure 3).
  */
 const MAX_PENDING_BYTES = 1024 * 1024;
 
