@@ -19,8 +19,9 @@ type Cached<T> = T | typeof ABSENT;
  * is the only writer of its data directory, so the cache is invalidated on every write here.
  */
 export class FsMetadataStore implements MetadataStore {
-  private readonly records = new LRUCache<string, Cached<ManifestRecord | TagRecord>>({ max: 50_000 });
-  private readonly links = new LRUCache<string, boolean>({ max: 200_000 });
+  // lru-cache preallocates `max` slots: sized for the hot set, not the whole store (a miss is one stat).
+  private readonly records = new LRUCache<string, Cached<ManifestRecord | TagRecord>>({ max: 10_000 });
+  private readonly links = new LRUCache<string, boolean>({ max: 20_000 });
 
   constructor(private readonly layout: Layout) {}
 
