@@ -5,7 +5,6 @@ import { RegistryError } from './errors.js';
 export type Digest = string & { readonly __brand: 'Digest' };
 export type DigestAlgorithm = 'sha256' | 'sha512';
 
-const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 const DIGEST_PATTERN = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 export function isDigest(value: string): value is Digest {
@@ -46,4 +45,3 @@ export class DigestHasher {
   }
 }
 
-export const isSupportedAlgorithm = (a: string): a is DigestAlgorithm => a in HEX_LENGTH;

@@ -51,4 +51,3 @@ export class RegistryError extends Error {
   }
 }
 
-export const isRegistryError = (e: unknown): e is RegistryError => e instanceof RegistryError;

@@ -10,11 +10,6 @@ const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 
 export const isTag = (value: string): value is Tag => TAG_PATTERN.test(value);
 
-export function parseTag(value: string): Tag {
-  if (!isTag(value)) throw new RegistryError('TAG_INVALID', { tag: value.slice(0, 200) }, { message: 'invalid tag' });
-  return value;
-}
-
 /** A reference containing `:` must be a valid digest (DIGEST_INVALID otherwise); anything else a tag. */
 export function parseReference(value: string): Reference {
   if (value.includes(':')) {

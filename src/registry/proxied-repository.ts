@@ -81,14 +81,12 @@ export class ProxiedRepository implements Repository {
     } catch (e) {
       throw toRegistryError(e, 'BLOB_UNKNOWN', { digest });
     }
-    if (fill.size === null) {
-      // Without a length we cannot promise a complete response up front; wait for the whole blob.
-      await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })));
-      return this.openBlob(digest, range);
-    }
-    const resolved = range ? resolveRange(range, fill.size) : undefined;
-    const stream = fill.createReader(resolved ?? { start: 0 }) ?? (await blobs.createReadStream(digest, resolved));
-    return { digest, size: fill.size, stream, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
+    // Without a length we cannot promise a complete response up front: wait for the whole blob.
+    const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
+    const resolved = range ? resolveRange(range, size) : undefined;
+    const tail = fill.size === null ? null : fill.createReader(resolved ?? { start: 0 });
+    const stream = tail ?? (await blobs.createReadStream(digest, resolved));
+    return { digest, size, stream, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
   }
 
   getManifest(reference: Reference, request: ManifestRequest): Promise<ManifestContent> {

@@ -78,6 +78,17 @@ describe('blob fills from a hand-paced upstream', () => {
     expect(upstreamGets(blob.digest)).toBe(1);
   });
 
+  it('an upstream blob without Content-Length is served whole, with a length, once verified', async () => {
+    const blob = upstream.addBlob(REPO, randomBytes(300 * 1024), { noLength: true });
+    const response = await fetch(blobUrl(blob.digest), { headers: { range: 'bytes=1000-' } });
+    expect(response.status).toBe(206);
+    expect(response.headers.get('content-length')).toBe(String(300 * 1024 - 1000));
+    expect(Buffer.from(await response.arrayBuffer()).equals(blob.bytes.subarray(1000))).toBe(true);
+    // One miss, not a miss followed by a hit for the same client request.
+    expect(observer.results.filter((r) => r.startsWith('blob:'))).toEqual(['blob:miss']);
+    expect(upstreamGets(blob.digest)).toBe(1);
+  });
+
   it('a reader that stops reading stalls neither the other readers nor the cache', async () => {
     const blob = upstream.addBlob(REPO, randomBytes(16 * 1024 * 1024));
     const [host, port] = stowage.host.split(':');

@@ -34,9 +34,10 @@ export interface ControlledUpstream {
   readonly requests: readonly ControlledRequest[];
   /**
    * Serves `bytes` under `digest` (default: their real sha256). With `holdAfter`, each GET sends that
-   * many bytes, then waits for `release()` before sending the rest.
+   * many bytes, then waits for `release()` before sending the rest. With `noLength`, GETs are sent
+   * chunked, without Content-Length.
    */
-  addBlob(repository: string, bytes: Buffer, options?: { digest?: string; holdAfter?: number }): ControlledBlob;
+  addBlob(repository: string, bytes: Buffer, options?: { digest?: string; holdAfter?: number; noLength?: boolean }): ControlledBlob;
   /**
    * Serves `bytes` as a manifest under `reference` (a tag or a digest, which need not match), with
    * `Docker-Content-Digest: <digestHeader>` (default: the real digest).
@@ -53,6 +54,7 @@ export { sha256 };
 interface Entry {
   blob: ControlledBlob;
   holdAfter: number | null;
+  noLength: boolean;
   released: Promise<void>;
   markHeld: () => void;
 }
@@ -81,7 +83,8 @@ export async function startControlledUpstream(): Promise<ControlledUpstream> {
       return;
     }
     const { bytes, digest } = entry.blob;
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), 'docker-content-digest': digest });
+    const length = entry.noLength && req.method === 'GET' ? {} : { 'content-length': String(bytes.length) };
+    res.writeHead(200, { 'content-type': 'application/octet-stream', ...length, 'docker-content-digest': digest });
     if (req.method === 'HEAD') {
       res.end();
       return;
@@ -113,7 +116,7 @@ export async function startControlledUpstream(): Promise<ControlledUpstream> {
       const released = new Promise<void>((resolve) => (release = resolve));
       const held = new Promise<void>((resolve) => (markHeld = resolve));
       const blob: ControlledBlob = { digest: options.digest ?? sha256(bytes), bytes, held, release };
-      blobs.set(`${repository}@${blob.digest}`, { blob, holdAfter: options.holdAfter ?? null, released, markHeld });
+      blobs.set(`${repository}@${blob.digest}`, { blob, holdAfter: options.holdAfter ?? null, noLength: options.noLength ?? false, released, markHeld });
       return blob;
     },
     addManifest(repository, reference, bytes, mediaType, options = {}) {
