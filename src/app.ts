@@ -168,7 +168,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Every body is handed over as the raw stream: handlers decide how much to read and when.
   server.removeAllContentTypeParsers();
   server.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  server.addHook('onSend', async (request, reply) => {
+  // Set before the handler, so responses a handler writes itself (blob bodies) carry it too.
+  server.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
   if (metrics) registerHttpMetrics(server, metrics);

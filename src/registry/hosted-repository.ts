@@ -49,8 +49,8 @@ export class HostedRepository implements Repository {
   async openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
     const { size } = await this.statBlob(digest);
     const resolved = range ? resolveRange(range, size) : undefined;
-    const stream = await this.deps.blobs.createReadStream(digest, resolved);
-    return { digest, size, stream, source: 'cache', ...(resolved ? { range: resolved } : {}) };
+    const reader = await this.deps.blobs.openReader(digest, resolved);
+    return { digest, size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
   }
 
   async deleteBlob(digest: Digest): Promise<void> {

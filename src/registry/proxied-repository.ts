@@ -4,7 +4,7 @@ import { RegistryError } from '../oci/errors.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { streamBlobReader, type BlobStore } from '../storage/blob-store.js';
 import type { CacheIndex } from '../storage/cache-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
@@ -64,8 +64,8 @@ export class ProxiedRepository implements Repository {
       observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
       this.deps.cache.touch(digest);
       const resolved = range ? resolveRange(range, cached.size) : undefined;
-      const stream = await blobs.createReadStream(digest, resolved);
-      return { digest, size: cached.size, stream, source: 'cache', ...(resolved ? { range: resolved } : {}) };
+      const reader = await blobs.openReader(digest, resolved);
+      return { digest, size: cached.size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
     }
     const { fill, joined } = fills.join(digest, this.upstreamName, () => upstream.getBlob(this.remoteName, digest));
     observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: joined ? 'coalesced' : 'miss' });
@@ -85,8 +85,8 @@ export class ProxiedRepository implements Repository {
     const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
     const resolved = range ? resolveRange(range, size) : undefined;
     const tail = fill.size === null ? null : fill.createReader(resolved ?? { start: 0 });
-    const stream = tail ?? (await blobs.createReadStream(digest, resolved));
-    return { digest, size, stream, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
+    const reader = tail ? streamBlobReader(tail, resolved ? resolved.end - resolved.start + 1 : size) : await blobs.openReader(digest, resolved);
+    return { digest, size, reader, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
   }
 
   getManifest(reference: Reference, request: ManifestRequest): Promise<ManifestContent> {

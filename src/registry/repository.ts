@@ -3,7 +3,7 @@ import type { Digest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
-import type { ByteRange } from '../storage/blob-store.js';
+import type { BlobReader, ByteRange } from '../storage/blob-store.js';
 import type { UploadSession } from '../storage/upload-store.js';
 
 /** `Range: bytes=start-end` before it is checked against the blob's size; `end` absent = to the end. */
@@ -13,10 +13,10 @@ export interface BlobBody {
   digest: Digest;
   /** Size of the whole blob. */
   size: number;
-  /** The bytes `stream` carries when a range was asked for and satisfiable. */
+  /** The bytes `reader` carries when a range was asked for and satisfiable. */
   range?: ByteRange;
-  /** The caller owns the stream: pipe it or destroy it. */
-  stream: Readable;
+  /** The caller owns the reader: pipe it or close it. */
+  reader: BlobReader;
   /** Where the bytes come from, for the bytes-served metric. */
   source: 'cache' | 'upstream';
 }

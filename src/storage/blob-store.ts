@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import type { Digest, DigestAlgorithm } from '../oci/digest.js';
 
 export interface BlobInfo {
@@ -10,6 +11,34 @@ export interface BlobInfo {
 export interface ByteRange {
   start: number;
   end: number;
+}
+
+/**
+ * The bytes of one blob (or one range of it) on their way to one destination, usually a response.
+ * Exactly one of `pipeTo` or `close` is called.
+ */
+export interface BlobReader {
+  /** Bytes `pipeTo` writes. */
+  readonly length: number;
+  /**
+   * Writes the bytes to `destination`, honouring its backpressure, then ends it. Rejects when the
+   * bytes cannot be read or the destination closes first; the caller then destroys `destination`
+   * (a cut connection: nothing partial ever looks complete).
+   */
+  pipeTo(destination: Writable): Promise<void>;
+  /** Releases the reader without sending anything. */
+  close(): Promise<void>;
+}
+
+/** A BlobReader over a stream that carries exactly `length` bytes. */
+export function streamBlobReader(stream: Readable, length: number): BlobReader {
+  return {
+    length,
+    pipeTo: (destination) => pipeline(stream, destination),
+    close: async () => {
+      stream.destroy();
+    },
+  };
 }
 
 /**
@@ -36,15 +65,15 @@ export interface BlobWriter {
 /** Content-addressed blob storage shared by every repository. Implementations: disk (FsBlobStore). */
 export interface BlobStore {
   stat(digest: Digest): Promise<BlobInfo | null>;
-  /** Throws BLOB_UNKNOWN when absent. The caller owns the stream. */
-  createReadStream(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /** Throws BLOB_UNKNOWN when absent. The caller owns the reader: it must pipe or close it. */
+  openReader(digest: Digest, range?: ByteRange): Promise<BlobReader>;
   /** Small blobs only (manifests): the whole content. Throws BLOB_UNKNOWN when absent. */
   readBytes(digest: Digest): Promise<Buffer>;
   /** Stores bytes whose digest the caller computed or verified. */
   putBytes(digest: Digest, bytes: Uint8Array): Promise<void>;
   createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter>;
   delete(digest: Digest): Promise<void>;
-  /** Whether a read stream of the blob is open. */
+  /** Whether a reader of the blob is open. */
   isReading(digest: Digest): boolean;
   /** Marks a blob as recently used (for LRU eviction across restarts). */
   touch(digest: Digest): void;

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Digest } from '../../oci/digest.js';
 import { parseRangeHeader } from '../range-header.js';
 import type { HandlerContext } from './context.js';
@@ -17,28 +18,34 @@ export async function headBlob({ repository, reply, path }: HandlerContext<BlobP
 
 export async function getBlob({ repository, request, reply, path, observer }: HandlerContext<BlobPath>): Promise<void> {
   const body = await repository.openBlob(path.digest, parseRangeHeader(request.headers.range));
-  const length = body.range ? body.range.end - body.range.start + 1 : body.size;
-  // Counted once the whole body was handed to the socket. Not on 'finish': a client that has its
-  // Content-Length bytes may close first, and that response was still served in full.
-  reply.raw.once('close', () => {
-    if (reply.raw.writableEnded) observer.bytesServed({ source: body.source, bytes: length });
-  });
+  const { length } = body.reader;
   reply
     .header('Docker-Content-Digest', path.digest)
     .header('Content-Type', 'application/octet-stream')
     .header('Accept-Ranges', 'bytes')
     .header('ETag', `"${path.digest}"`)
     // Blobs are immutable: any cache between us and the client may keep them for good.
-    .header('Cache-Control', 'max-age=31536000, immutable');
-  if (body.range) {
-    reply
-      .code(206)
-      .header('Content-Range', `bytes ${body.range.start}-${body.range.end}/${body.size}`)
-      .header('Content-Length', length);
-  } else {
-    reply.header('Content-Length', length);
+    .header('Cache-Control', 'max-age=31536000, immutable')
+    .header('Content-Length', length);
+  if (body.range) reply.header('Content-Range', `bytes ${body.range.start}-${body.range.end}/${body.size}`);
+  // The body goes to the socket without Fastify's stream handling: the reader recycles its buffers
+  // on the socket's write callbacks, which `reply.send(stream)` would hide. Fastify still logs the
+  // request and runs onResponse when the response finishes.
+  reply.hijack();
+  const response = reply.raw;
+  // Counted once the whole body was handed to the socket. Not on 'finish': a client that has its
+  // Content-Length bytes may close first, and that response was still served in full.
+  response.once('close', () => {
+    if (response.writableEnded) observer.bytesServed({ source: body.source, bytes: length });
+  });
+  response.writeHead(body.range ? 206 : 200, reply.getHeaders() as OutgoingHttpHeaders);
+  try {
+    await body.reader.pipeTo(response);
+  } catch (e) {
+    // Headers are out: the only honest signal left is a cut connection.
+    response.destroy();
+    if (!request.raw.destroyed) request.log.warn({ err: e, digest: path.digest }, 'blob response failed mid-body');
   }
-  return reply.send(body.stream);
 }
 
 export async function deleteBlob({ repository, reply, path }: HandlerContext<BlobPath>): Promise<void> {
