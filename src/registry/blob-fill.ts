@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { digestAlgorithm, type Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import type { BlobInfo, BlobStore, BlobWriter, ByteRange } from '../storage/blob-store.js';
+import type { BlobInfo, BlobReader, BlobStore, BlobWriter, ByteRange } from '../storage/blob-store.js';
 import type { BlobResponse } from '../upstream/upstream.js';
 import type { RegistryObserver } from './registry-observer.js';
 import { toRegistryError } from './upstream-errors.js';
@@ -45,21 +44,35 @@ export class BlobFill {
   }
 
   /**
-   * A stream of the blob from `start`; bytes flow as soon as they are on disk. Null when the fill
-   * has just committed: the caller reads the store instead.
+   * A reader of `range` of the blob; bytes flow as soon as they are on disk. Null when the fill has
+   * just committed: the caller reads the store instead.
    */
-  createReader(range: ByteRange | { start: number }): Readable | null {
+  createReader(range: ByteRange): BlobReader | null {
     if (!this.writer) throw new Error('fill has not started');
-    let reader: Readable | null;
+    let reader: BlobReader | null;
     try {
       reader = this.writer.createTailReader(range);
     } catch (e) {
       throw fillFailure(e, this.digest); // the fill failed since this client joined it
     }
     if (!reader) return null;
-    this.deps.observer.fillReaders(1);
-    reader.once('close', () => this.deps.observer.fillReaders(-1));
-    return reader;
+    const { observer } = this.deps;
+    observer.fillReaders(1);
+    let counted = true;
+    const uncount = (): void => {
+      if (counted) observer.fillReaders(-1);
+      counted = false;
+    };
+    const tail = reader;
+    return {
+      length: tail.length,
+      ready: () => tail.ready().catch((e: unknown) => Promise.reject(fillFailure(e, this.digest))),
+      pipeTo: (destination) => tail.pipeTo(destination).finally(uncount),
+      close: () => {
+        uncount();
+        return tail.close();
+      },
+    };
   }
 
   private async run(fetch: () => Promise<BlobResponse>, markStarted: () => void, failStart: (e: unknown) => void): Promise<BlobInfo> {
@@ -111,9 +124,7 @@ export class BlobFill {
 
 /**
  * Bound on the bytes received but not yet handed to the writer (a slow disk slows the download),
- * and so on the size of one write — the chunk that tail readers share: a client that lags holds at
- * most one. 1 MiB keeps 20 concurrent clients of one fill around 130 MiB RSS; 4 MiB served 20 fast
- * clients up to 1.5× faster but peaked ~30 MiB higher, over the 150 MiB target (bench/, figure 3).
+ * and so on the size of one write: the writer's pooled buffers are 1 MiB, so one write fills one.
  */
 const MAX_PENDING_BYTES = 1024 * 1024;
 
@@ -132,10 +143,10 @@ async function writeCoalesced(body: AsyncIterable<Buffer>, writer: BlobWriter): 
   let failure: { error: unknown } | null = null;
   const drain = async (): Promise<void> => {
     while (pendingBytes > 0) {
-      const bytes = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const chunks = pending;
       pending = [];
       pendingBytes = 0;
-      await writer.write(bytes);
+      await writer.write(chunks);
     }
   };
   const startDrain = (): void => {

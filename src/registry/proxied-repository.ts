@@ -4,7 +4,7 @@ import { RegistryError } from '../oci/errors.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
-import { streamBlobReader, type BlobStore } from '../storage/blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { CacheIndex } from '../storage/cache-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
@@ -84,8 +84,8 @@ export class ProxiedRepository implements Repository {
     // Without a length we cannot promise a complete response up front: wait for the whole blob.
     const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
     const resolved = range ? resolveRange(range, size) : undefined;
-    const tail = fill.size === null ? null : fill.createReader(resolved ?? { start: 0 });
-    const reader = tail ? streamBlobReader(tail, resolved ? resolved.end - resolved.start + 1 : size) : await blobs.openReader(digest, resolved);
+    const tail = fill.size === null ? null : fill.createReader(resolved ?? { start: 0, end: size - 1 });
+    const reader = tail ?? (await blobs.openReader(digest, resolved));
     return { digest, size, reader, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
   }
 

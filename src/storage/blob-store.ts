@@ -1,5 +1,4 @@
-import { pipeline } from 'node:stream/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Digest, DigestAlgorithm } from '../oci/digest.js';
 
 export interface BlobInfo {
@@ -21,6 +20,12 @@ export interface BlobReader {
   /** Bytes `pipeTo` writes. */
   readonly length: number;
   /**
+   * Resolves once the first byte can be sent (at once for a stored blob), and rejects if it never
+   * can: a caller that waits for it before sending a response head can still answer a failure with
+   * an error status instead of a cut connection.
+   */
+  ready(): Promise<void>;
+  /**
    * Writes the bytes to `destination`, honouring its backpressure, then ends it. Rejects when the
    * bytes cannot be read or the destination closes first; the caller then destroys `destination`
    * (a cut connection: nothing partial ever looks complete).
@@ -30,36 +35,28 @@ export interface BlobReader {
   close(): Promise<void>;
 }
 
-/** A BlobReader over a stream that carries exactly `length` bytes. */
-export function streamBlobReader(stream: Readable, length: number): BlobReader {
-  return {
-    length,
-    pipeTo: (destination) => pipeline(stream, destination),
-    close: async () => {
-      stream.destroy();
-    },
-  };
-}
-
 /**
  * Bytes being written under a digest that is not known to be right yet. Writes are hashed as they
  * land; `commit` publishes the blob only if the bytes hash to the expected digest.
  */
 export interface BlobWriter {
   readonly bytesWritten: number;
-  /** Resolves when the chunk is durable enough to be read back by tail readers. Sequential use only. */
-  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Appends the chunks, in order, as one write. They are copied: the caller may reuse them. Resolves
+   * when the bytes can be read back by tail readers. Sequential use only.
+   */
+  write(chunks: readonly Uint8Array[]): Promise<void>;
   /** Publishes atomically. Throws RegistryError DIGEST_INVALID (and discards) when the bytes differ. */
   commit(expected: Digest): Promise<BlobInfo>;
   /** Discards the bytes; tail readers fail with `reason`. Safe to call more than once. */
   abort(reason?: Error): Promise<void>;
   /**
-   * A stream of the bytes from `range.start` (to `range.end` inclusive, or the end), following the writer as it grows: it ends once the writer
-   * committed and every byte was read, and errors if the writer aborts. Memory stays bounded: bytes
-   * are read back from storage, not buffered per reader. Returns null once the blob is committed:
-   * read it from the store then.
+   * A reader of `range` that follows the writer as it grows: it ends once every byte of the range
+   * was written (the blob's last byte only after commit verified the digest) and fails if the writer
+   * aborts. Memory stays bounded per reader, whatever the blob size. Returns null once the blob is
+   * committed: read it from the store then.
    */
-  createTailReader(range: ByteRange | { start: number; end?: undefined }): Readable | null;
+  createTailReader(range: ByteRange): BlobReader | null;
 }
 
 /** Content-addressed blob storage shared by every repository. Implementations: disk (FsBlobStore). */

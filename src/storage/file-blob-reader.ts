@@ -2,6 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { BlobReader } from './blob-store.js';
 import type { BufferPool } from './buffer-pool.js';
+import { DestinationWatch } from './destination-watch.js';
 
 /** Buffers per reader: one is filled from the file while the other is being written to the socket. */
 const BUFFERS_PER_READER = 2;
@@ -23,40 +24,36 @@ export class FileBlobReader implements BlobReader {
     private readonly onClose: () => void,
   ) {}
 
+  async ready(): Promise<void> {}
+
   async pipeTo(destination: Writable): Promise<void> {
     const free: Buffer[] = [];
     for (let i = 0; i < BUFFERS_PER_READER; i++) free.push(this.pool.acquire());
     let finished = false;
-    let wake: (() => void) | null = null;
-    const signal = (): void => {
-      const resolve = wake;
-      wake = null;
-      resolve?.();
-    };
-    destination.once('close', signal);
+    const watch = new DestinationWatch(destination);
     let position = this.start;
     const end = this.start + this.length;
     try {
       while (position < end) {
-        while (free.length === 0 && !destination.destroyed) await new Promise<void>((resolve) => (wake = resolve));
-        if (destination.destroyed) throw new Error('the client closed the connection');
+        while (free.length === 0 && watch.open) await watch.next();
+        watch.assertOpen();
         const buffer = free.pop()!;
         const { bytesRead } = await this.handle.read(buffer, 0, Math.min(buffer.length, end - position), position);
         if (bytesRead === 0) throw new Error(`blob file ends ${end - position} bytes short of its size`);
         position += bytesRead;
-        if (destination.destroyed) throw new Error('the client closed the connection');
+        watch.assertOpen();
         destination.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), (error) => {
           // On error the socket may still hold the chunk: leave that buffer to the collector.
           if (error) return;
           if (finished) this.pool.release(buffer);
           else free.push(buffer);
-          signal();
+          watch.signal();
         });
       }
       destination.end();
     } finally {
       finished = true;
-      destination.off('close', signal);
+      watch.dispose();
       for (const buffer of free) this.pool.release(buffer);
       await this.close();
     }

@@ -9,11 +9,12 @@ import { FileBlobReader } from './file-blob-reader.js';
 import { FsBlobWriter } from './fs-blob-writer.js';
 import type { Layout } from './layout.js';
 
-// Large reads keep syscalls low for multi-GB layers: 1 MiB chunks cost ~25% less CPU per warm GET
-// than 256 KiB ones (bench/, figure 1d). Memory scales with concurrent readers (two buffers each,
-// pooled), never with blob size; up to 32 idle buffers are kept for the next responses.
-const READ_BUFFER_BYTES = 1024 * 1024;
-const IDLE_READ_BUFFERS = 32;
+// One pool of 1 MiB buffers for everything that moves blob bytes: reads for responses, fill writes,
+// tail readers. Large chunks keep syscalls low for multi-GB layers (256 KiB ones cost ~25% more CPU
+// per warm GET, bench/ figure 1d). Memory scales with concurrent readers (two buffers each), never
+// with blob size; up to 32 idle buffers are kept for the next responses.
+const BUFFER_BYTES = 1024 * 1024;
+const IDLE_BUFFERS = 32;
 const TOUCH_INTERVAL_MS = 60_000;
 const LIST_STAT_BATCH = 64;
 
@@ -24,7 +25,7 @@ export class FsBlobStore implements BlobStore {
   private readonly touched = new Map<Digest, number>();
   /** Open read streams per blob, so eviction never deletes a blob under a client. */
   private readonly readers = new Map<Digest, number>();
-  private readonly readBuffers = new BufferPool(READ_BUFFER_BYTES, IDLE_READ_BUFFERS);
+  private readonly buffers = new BufferPool(BUFFER_BYTES, IDLE_BUFFERS);
 
   constructor(private readonly layout: Layout) {}
 
@@ -56,7 +57,7 @@ export class FsBlobStore implements BlobStore {
     }
     this.touch(digest);
     this.readers.set(digest, (this.readers.get(digest) ?? 0) + 1);
-    return new FileBlobReader(handle, range?.start ?? 0, length, this.readBuffers, () => {
+    return new FileBlobReader(handle, range?.start ?? 0, length, this.buffers, () => {
       const left = (this.readers.get(digest) ?? 1) - 1;
       if (left > 0) this.readers.set(digest, left);
       else this.readers.delete(digest);
@@ -83,7 +84,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter> {
-    return FsBlobWriter.create(this.layout, algorithm);
+    return FsBlobWriter.create(this.layout, algorithm, this.buffers);
   }
 
   async delete(digest: Digest): Promise<void> {

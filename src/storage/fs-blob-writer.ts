@@ -1,20 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { DigestHasher, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import type { BlobInfo, BlobWriter } from './blob-store.js';
+import type { BlobInfo, BlobReader, BlobWriter, ByteRange } from './blob-store.js';
+import type { BufferPool } from './buffer-pool.js';
+import { DestinationWatch } from './destination-watch.js';
 import type { Layout } from './layout.js';
+import { SharedChunk } from './shared-chunk.js';
 
 type State = 'writing' | 'committed' | 'aborted';
-const READ_CHUNK = 256 * 1024;
+/** Writes a tail reader may have on its destination at once: bounds what a slow client holds. */
+const MAX_IN_FLIGHT = 2;
 
 /**
  * A blob being written to `tmp/`. One file handle, opened for reading and writing, is shared by the
  * writer and every tail reader and closed when the last of them is done — so readers keep working
  * across the rename into `blobs/` and no reader can race the rename by opening a path.
+ *
+ * Bytes are copied into pooled buffers (no allocation per chunk), hashed and written to the file.
+ * The chunk written last stays shared: tail readers that keep up with the writer (the usual case:
+ * every client of a fill) send it straight from memory, all of them from the same buffer; readers
+ * that lag read the file back into pooled buffers of their own.
  */
 export class FsBlobWriter implements BlobWriter {
   bytesWritten = 0;
@@ -23,40 +31,64 @@ export class FsBlobWriter implements BlobWriter {
   private readonly hasher: DigestHasher;
   private refs = 1;
   private waiters = new Set<() => void>();
-  /**
-   * The chunk written last and where it starts. Tail readers that keep up with the writer (the
-   * usual case: every client of a fill) take their bytes from it instead of reading them back from
-   * the file — no thread-pool read and no buffer per reader, since all of them share it.
-   */
-  private recent: { start: number; bytes: Buffer } | null = null;
+  private recent: SharedChunk | null = null;
 
   private constructor(
     private readonly handle: FileHandle,
     private readonly tmpPath: string,
     private readonly layout: Layout,
+    private readonly pool: BufferPool,
     algorithm: DigestAlgorithm,
   ) {
     this.hasher = new DigestHasher(algorithm);
   }
 
-  static async create(layout: Layout, algorithm: DigestAlgorithm): Promise<FsBlobWriter> {
+  static async create(layout: Layout, algorithm: DigestAlgorithm, pool: BufferPool): Promise<FsBlobWriter> {
     const tmpPath = join(layout.tmp, `${randomBytes(16).toString('hex')}.blob`);
     const handle = await open(tmpPath, 'wx+');
-    return new FsBlobWriter(handle, tmpPath, layout, algorithm);
+    return new FsBlobWriter(handle, tmpPath, layout, pool, algorithm);
   }
 
-  /** The writer keeps a reference to `chunk` (tail readers may serve it): the caller must not modify it afterwards. */
-  async write(chunk: Uint8Array): Promise<void> {
-    if (this.state !== 'writing') throw new Error(`blob writer is ${this.state}`);
-    this.hasher.update(chunk);
-    const start = this.bytesWritten;
+  async write(chunks: readonly Uint8Array[]): Promise<void> {
+    let index = 0;
     let offset = 0;
-    while (offset < chunk.byteLength) {
-      const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, this.bytesWritten);
+    while (index < chunks.length) {
+      const buffer = this.pool.acquire();
+      let filled = 0;
+      while (index < chunks.length && filled < buffer.length) {
+        const chunk = chunks[index]!;
+        const n = Math.min(chunk.byteLength - offset, buffer.length - filled);
+        buffer.set(chunk.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (offset === chunk.byteLength) {
+          index++;
+          offset = 0;
+        }
+      }
+      if (filled === 0) {
+        this.pool.release(buffer);
+        continue;
+      }
+      await this.writeChunk(new SharedChunk(this.bytesWritten, buffer.subarray(0, filled), buffer, this.pool));
+    }
+  }
+
+  private async writeChunk(chunk: SharedChunk): Promise<void> {
+    if (this.state !== 'writing') {
+      chunk.release();
+      throw new Error(`blob writer is ${this.state}`);
+    }
+    this.hasher.update(chunk.bytes);
+    let offset = 0;
+    while (offset < chunk.bytes.length) {
+      const { bytesWritten } = await this.handle.write(chunk.bytes, offset, chunk.bytes.length - offset, this.bytesWritten);
       offset += bytesWritten;
       this.bytesWritten += bytesWritten;
     }
-    this.recent = { start, bytes: Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) };
+    const previous = this.recent;
+    this.recent = chunk;
+    previous?.release();
     this.wake();
   }
 
@@ -81,72 +113,98 @@ export class FsBlobWriter implements BlobWriter {
     if (this.state !== 'writing') return;
     this.state = 'aborted';
     this.failure = reason;
-    this.recent = null;
     this.wake();
     await rm(this.tmpPath, { force: true });
     await this.release();
   }
 
-  createTailReader(range: { start: number; end?: number | undefined }): Readable | null {
+  createTailReader(range: ByteRange): BlobReader | null {
     if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
     if (this.state === 'committed') return null;
     this.refs++;
-    let position = range.start;
-    const limit = range.end === undefined ? Infinity : range.end + 1;
     let released = false;
-    const release = (): void => {
-      if (!released) {
-        released = true;
-        void this.release();
-      }
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      await this.release();
     };
-    const readable = new Readable({
-      highWaterMark: READ_CHUNK,
-      read: () => {
-        const pump = async (): Promise<void> => {
-          for (;;) {
-            if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
-            if (position >= limit) {
-              readable.push(null);
-              return;
-            }
-            // The last byte written is held back until commit verified the digest: a response that
-            // reaches the blob's end is complete to the client, so it gets there only with verified
-            // bytes, and a failed check cuts it at least one byte short. (A range that ends earlier
-            // is released as soon as the bytes after it exist.)
-            const releasable = this.state === 'committed' ? this.bytesWritten : this.bytesWritten - 1;
-            if (position < releasable) {
-              const recent = this.recent;
-              if (recent && position >= recent.start && position < recent.start + recent.bytes.length) {
-                const end = Math.min(releasable, limit, recent.start + recent.bytes.length);
-                const bytes = recent.bytes.subarray(position - recent.start, end - recent.start);
-                position = end;
-                readable.push(bytes);
-                return;
-              }
-              const length = Math.min(READ_CHUNK, releasable - position, limit - position);
-              const buffer = Buffer.allocUnsafe(length);
-              const { bytesRead } = await this.handle.read(buffer, 0, length, position);
-              position += bytesRead;
-              readable.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
-              return;
-            }
-            if (this.state === 'committed') {
-              readable.push(null);
-              return;
-            }
-            await new Promise<void>((resolve) => this.waiters.add(resolve));
+    return {
+      length: range.end - range.start + 1,
+      ready: () => this.readable(range.start),
+      pipeTo: (destination) => this.sendTail(range, destination).finally(release),
+      close: release,
+    };
+  }
+
+  /** Resolves once the byte at `position` may be sent (see `releasable` below); rejects on abort. */
+  private async readable(position: number): Promise<void> {
+    for (;;) {
+      if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
+      if (this.state === 'committed' || position < this.bytesWritten - 1) return;
+      await new Promise<void>((resolve) => this.waiters.add(resolve));
+    }
+  }
+
+  /** Sends `range` to `destination` as the bytes become available, then ends it. */
+  private async sendTail(range: ByteRange, destination: Writable): Promise<void> {
+    let position = range.start;
+    const limit = range.end + 1;
+    const own: Buffer[] = [];
+    let inFlight = 0;
+    let finished = false;
+    const watch = new DestinationWatch(destination);
+    try {
+      while (position < limit) {
+        if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
+        watch.assertOpen();
+        // The last byte written is held back until commit verified the digest: a response that
+        // reaches the blob's end is complete to the client, so it gets there only with verified
+        // bytes, and a failed check cuts it at least one byte short. (A range that ends earlier
+        // is released as soon as the bytes after it exist.)
+        const releasable = this.state === 'committed' ? this.bytesWritten : this.bytesWritten - 1;
+        if (position >= releasable && this.state === 'committed') throw new Error(`blob ended at ${this.bytesWritten}, before ${limit}`);
+        if (position >= releasable || inFlight >= MAX_IN_FLIGHT) {
+          this.waiters.add(watch.signal);
+          await watch.next();
+          continue;
+        }
+        const recent = this.recent;
+        if (recent && position >= recent.start && position < recent.end) {
+          const end = Math.min(releasable, limit, recent.end);
+          recent.retain();
+          inFlight++;
+          destination.write(recent.bytes.subarray(position - recent.start, end - recent.start), () => {
+            recent.release();
+            inFlight--;
+            watch.signal();
+          });
+          position = end;
+          continue;
+        }
+        const buffer = own.pop() ?? this.pool.acquire();
+        const length = Math.min(buffer.length, releasable - position, limit - position);
+        const { bytesRead } = await this.handle.read(buffer, 0, length, position);
+        if (bytesRead === 0) throw new Error(`blob file ends at ${position}`);
+        watch.assertOpen();
+        position += bytesRead;
+        inFlight++;
+        destination.write(buffer.subarray(0, bytesRead), (error) => {
+          inFlight--;
+          // On error the socket may still hold the bytes: leave that buffer to the collector.
+          if (!error) {
+            if (finished) this.pool.release(buffer);
+            else own.push(buffer);
           }
-        };
-        pump().catch((e: unknown) => readable.destroy(e as Error));
-      },
-      destroy: (error, callback) => {
-        release();
-        callback(error);
-      },
-    });
-    readable.once('end', release);
-    return readable;
+          watch.signal();
+        });
+      }
+      destination.end();
+    } finally {
+      finished = true;
+      this.waiters.delete(watch.signal);
+      watch.dispose();
+      for (const buffer of own) this.pool.release(buffer);
+    }
   }
 
   private wake(): void {
@@ -157,6 +215,7 @@ export class FsBlobWriter implements BlobWriter {
 
   private async release(): Promise<void> {
     if (--this.refs > 0) return;
+    this.recent?.release();
     this.recent = null;
     await this.handle.close().catch(() => {});
   }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf, type Digest, type DigestAlgorithm } from '../../src/oci/digest.js';
@@ -71,10 +71,9 @@ describe('BlobFill timing windows', () => {
     };
     const first = fills.join(digest, 'up', fetch).fill;
     await first.started;
-    const reader = first.createReader({ start: 0 })!;
-    const readerFailure = new Promise((resolve) => reader.on('error', resolve)).then((e) => e);
-    reader.resume();
-    expect(await readerFailure).toBeInstanceOf(RegistryError);
+    const reader = first.createReader({ start: 0, end: bytes.length - 1 })!;
+    const readerFailure = await reader.pipeTo(new PassThrough().resume()).then(() => null, (e: unknown) => e);
+    expect(readerFailure).toBeInstanceOf(RegistryError);
     // The reader saw the failure; the fill is still cleaning up, but must not be handed out again.
     const second = fills.join(digest, 'up', fetch);
     expect(second.joined).toBe(false);
@@ -87,11 +86,12 @@ describe('BlobFill timing windows', () => {
     const claimed = digestOf(randomBytes(8));
     const { fill } = fills.join(claimed, 'up', async () => ({ body: Readable.from([bytes]), size: bytes.length, offset: 0 }));
     await fill.started;
-    const reader = fill.createReader({ start: 0 })!;
+    const reader = fill.createReader({ start: 0, end: bytes.length - 1 })!;
     let received = 0;
-    reader.on('data', (chunk: Buffer) => (received += chunk.length));
-    const error = await new Promise((resolve) => reader.on('error', resolve));
+    const sink = new PassThrough().on('data', (chunk: Buffer) => (received += chunk.length));
+    const error = await reader.pipeTo(sink).then(() => null, (e: unknown) => e);
     expect(received).toBeLessThan(bytes.length);
+    expect(sink.writableEnded).toBe(false);
     expect(error).toBeInstanceOf(RegistryError);
     await expect(fill.done).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
     expect(await store.stat(claimed)).toBeNull();

@@ -7,10 +7,10 @@
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BufferPool } from '../../src/storage/buffer-pool.js';
 import { FileBlobReader } from '../../src/storage/file-blob-reader.js';
+import { slowSink } from '../support/slow-sink.js';
 
 let dir: string;
 let file: string;
@@ -22,21 +22,6 @@ beforeAll(async () => {
   await writeFile(file, bytes);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
-
-/** A destination that copies what it is given, later than asked — as a busy socket would. */
-function slowSink(): { sink: Writable; received: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const sink = new Writable({
-    highWaterMark: 1,
-    write(chunk: Buffer, _encoding, callback) {
-      setTimeout(() => {
-        chunks.push(Buffer.from(chunk)); // copied only now: an early reuse of the buffer would show
-        callback();
-      }, 2);
-    },
-  });
-  return { sink, received: () => Buffer.concat(chunks) };
-}
 
 describe('FileBlobReader', () => {
   it('writes exactly the range, through buffers smaller than it, and ends the destination', async () => {

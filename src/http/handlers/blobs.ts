@@ -19,6 +19,13 @@ export async function headBlob({ repository, reply, path }: HandlerContext<BlobP
 export async function getBlob({ repository, request, reply, path, observer }: HandlerContext<BlobPath>): Promise<void> {
   const body = await repository.openBlob(path.digest, parseRangeHeader(request.headers.range));
   const { length } = body.reader;
+  try {
+    // A blob still downloading may yet fail before its first byte: that is a clean error response.
+    await body.reader.ready();
+  } catch (e) {
+    await body.reader.close();
+    throw e;
+  }
   reply
     .header('Docker-Content-Digest', path.digest)
     .header('Content-Type', 'application/octet-stream')
