@@ -26,4 +26,5 @@ EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.STOWAGE_SERVER_PORT||5000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+# --max-semi-space-size: see src/main.ts (a smaller young generation, ~25 MiB less peak RSS).
+CMD ["node", "--max-semi-space-size=4", "dist/main.js"]

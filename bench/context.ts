@@ -24,7 +24,7 @@ export const MANIFEST_ACCEPT = [
 export interface BenchOptions {
   /** Figures to run ('1'…'7'). */
   only: Set<string>;
-  rounds: { cold: number; warm: number; push: number; startup: number };
+  rounds: { cold: number; link: number; warm: number; push: number; startup: number };
   wrkSeconds: number;
   /** Clients in figure 3. */
   clients: number;
@@ -45,7 +45,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const quick = argv.includes('--quick');
   return {
     only: new Set((flag('--only') ?? '1,2,3,4,6,7').split(',').map((s) => s.trim())),
-    rounds: { cold: quick ? 2 : 3, warm: quick ? 3 : 5, push: quick ? 1 : 2, startup: 3 },
+    rounds: { cold: quick ? 2 : 3, link: quick ? 1 : 2, warm: quick ? 3 : 5, push: quick ? 1 : 2, startup: 3 },
     wrkSeconds: quick ? 5 : 10,
     clients: 20,
     cachedBlobs: Number(flag('--blobs') ?? 100_000),

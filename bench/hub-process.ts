@@ -5,7 +5,8 @@
  *
  *   node hub-process.js --backend http://127.0.0.1:PORT --ready FILE
  *
- * Writes `{ url, cdnUrl, controlUrl }` to FILE once listening. `GET <controlUrl>/stats` answers
+ * Writes `{ url, cdnUrl, controlUrl }` to FILE once listening. `PUT <controlUrl>/bandwidth?bytesPerSecond=N`
+ * paces blob bodies (CDN and registry) to N bytes/s, 0 to unpace. `GET <controlUrl>/stats` answers
  * `{ bytes, requests }`: every byte this process wrote to a hub or CDN socket (headers included; the
  * blob bodies dominate), and the request log aggregated as `"<kind> <METHOD>" → count`.
  */
@@ -39,6 +40,13 @@ dc.subscribe('net.server.socket', (message) => {
 const hub = await startFakeHub({ auth: 'anonymous-token', cdn: true, backend: argument('--backend'), tokenExpiresIn: 3600, rateLimit: null });
 
 const control = http.createServer((request, response) => {
+  // `PUT /bandwidth?bytesPerSecond=N` paces blob bodies to a link's speed (0 = unpaced).
+  if (request.method === 'PUT' && request.url?.startsWith('/bandwidth?')) {
+    const rate = Number(new URL(request.url, 'http://control').searchParams.get('bytesPerSecond'));
+    hub.faults.bandwidth = rate > 0 ? rate : null;
+    response.writeHead(204).end();
+    return;
+  }
   if (request.url !== '/stats') {
     response.writeHead(404).end();
     return;

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { tempDir } from '../test/support/processes.js';
 import { parseOptions, type Bench, type Kind } from './context.js';
 import { coldFigures, warmFigure } from './figures/blob-transfers.js';
+import { linkSpeedFigure } from './figures/cold-at-link-speed.js';
 import { concurrentFigure } from './figures/concurrent-gets.js';
 import { manifestFigure } from './figures/manifest-load.js';
 import { pushFigure } from './figures/push.js';
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     }
     const servers = warm as Record<Kind, Server> | null;
     if (servers && only.has('1')) await attempt('1', () => warmFigure(ctx, servers));
+    if (servers && only.has('2')) await attempt('2f', () => linkSpeedFigure(ctx, servers));
     if (servers) await Promise.all(Object.values(servers).map((s) => s.close()));
     if (only.has('4')) await attempt('4', () => manifestFigure(ctx));
     if (only.has('3')) await attempt('3', () => concurrentFigure(ctx));

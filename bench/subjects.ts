@@ -48,6 +48,8 @@ export interface Hub {
   controlUrl: string;
   pid: number;
   stats(): Promise<HubStats>;
+  /** Paces blob bodies to `bytesPerSecond` (a link's speed); 0 = as fast as possible. */
+  setBandwidth(bytesPerSecond: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,10 @@ export async function startHub(backendUrl: string): Promise<Hub> {
     stats: async () => {
       const response = await fetch(`${info.controlUrl}/stats`);
       return (await response.json()) as HubStats;
+    },
+    setBandwidth: async (bytesPerSecond) => {
+      const response = await fetch(`${info.controlUrl}/bandwidth?bytesPerSecond=${bytesPerSecond}`, { method: 'PUT' });
+      if (response.status !== 204) throw new Error(`hub bandwidth: ${response.status}`);
     },
     close: async () => {
       await daemon.stop();
@@ -117,7 +123,8 @@ export async function startStowage(options: StowageOptions = {}): Promise<Server
   const daemon = await startDaemon({
     name: 'stowage',
     command: process.execPath,
-    args: [join(stowageDist(), 'main.js'), '--config', configFile],
+    // As `npm start` and the Dockerfile run it (see src/main.ts).
+    args: ['--max-semi-space-size=4', join(stowageDist(), 'main.js'), '--config', configFile],
     env: { ...process.env, NODE_ENV: 'production' },
     logFile: join(dir.path, 'stowage.log'),
     readyTimeoutMs: 30_000,

@@ -11,6 +11,7 @@ const NEEDED: Array<{ binary: string; pkg: string }> = [
   { binary: 'wrk', pkg: 'wrk' },
   { binary: 'curl', pkg: 'curl' },
   { binary: 'openssl', pkg: 'openssl' },
+  { binary: 'python3', pkg: 'python3' },
 ];
 
 export async function ensureTools(log: (line: string) => void): Promise<void> {

@@ -9,12 +9,15 @@ import { FileBlobReader } from './file-blob-reader.js';
 import { FsBlobWriter } from './fs-blob-writer.js';
 import type { Layout } from './layout.js';
 
-// One pool of 1 MiB buffers for everything that moves blob bytes: reads for responses, fill writes,
-// tail readers. Large chunks keep syscalls low for multi-GB layers (256 KiB ones cost ~25% more CPU
-// per warm GET, bench/ figure 1d). Memory scales with concurrent readers (two buffers each), never
-// with blob size; up to 32 idle buffers are kept for the next responses.
+// Pooled 1 MiB buffers for what moves blob bytes in bulk: reads for responses and fill writes.
+// Large chunks keep syscalls low for multi-GB layers (256 KiB ones cost ~25% more CPU per warm GET,
+// bench/ figure 1d). Memory scales with concurrent readers (two buffers each), never with blob size.
+// Readers that lag behind a fill read back through 256 KiB buffers instead: with 20 clients on one
+// fill most of them lag, and 1 MiB each put the peak RSS ~25 MiB higher (bench/, figure 5c).
 const BUFFER_BYTES = 1024 * 1024;
-const IDLE_BUFFERS = 32;
+const READ_BACK_BUFFER_BYTES = 256 * 1024;
+/** Idle buffers kept per pool for the next responses (16 MiB + 4 MiB at most). */
+const IDLE_BUFFERS = 16;
 const TOUCH_INTERVAL_MS = 60_000;
 const LIST_STAT_BATCH = 64;
 
@@ -26,6 +29,7 @@ export class FsBlobStore implements BlobStore {
   /** Open read streams per blob, so eviction never deletes a blob under a client. */
   private readonly readers = new Map<Digest, number>();
   private readonly buffers = new BufferPool(BUFFER_BYTES, IDLE_BUFFERS);
+  private readonly readBackBuffers = new BufferPool(READ_BACK_BUFFER_BYTES, IDLE_BUFFERS);
 
   constructor(private readonly layout: Layout) {}
 
@@ -84,7 +88,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter> {
-    return FsBlobWriter.create(this.layout, algorithm, this.buffers);
+    return FsBlobWriter.create(this.layout, algorithm, { chunks: this.buffers, readBack: this.readBackBuffers });
   }
 
   async delete(digest: Digest): Promise<void> {

@@ -11,6 +11,16 @@ import type { Layout } from './layout.js';
 import { SharedChunk } from './shared-chunk.js';
 
 type State = 'writing' | 'committed' | 'aborted';
+
+export interface BlobWriterPools {
+  /** For the chunks written (and shared with the readers that keep up). */
+  chunks: BufferPool;
+  /**
+   * For readers that lag and read the file back. Smaller: when many clients share one fill most of
+   * them lag, and two buffers each of these are what they hold.
+   */
+  readBack: BufferPool;
+}
 /** Writes a tail reader may have on its destination at once: bounds what a slow client holds. */
 const MAX_IN_FLIGHT = 2;
 
@@ -37,23 +47,23 @@ export class FsBlobWriter implements BlobWriter {
     private readonly handle: FileHandle,
     private readonly tmpPath: string,
     private readonly layout: Layout,
-    private readonly pool: BufferPool,
+    private readonly pools: BlobWriterPools,
     algorithm: DigestAlgorithm,
   ) {
     this.hasher = new DigestHasher(algorithm);
   }
 
-  static async create(layout: Layout, algorithm: DigestAlgorithm, pool: BufferPool): Promise<FsBlobWriter> {
+  static async create(layout: Layout, algorithm: DigestAlgorithm, pools: BlobWriterPools): Promise<FsBlobWriter> {
     const tmpPath = join(layout.tmp, `${randomBytes(16).toString('hex')}.blob`);
     const handle = await open(tmpPath, 'wx+');
-    return new FsBlobWriter(handle, tmpPath, layout, pool, algorithm);
+    return new FsBlobWriter(handle, tmpPath, layout, pools, algorithm);
   }
 
   async write(chunks: readonly Uint8Array[]): Promise<void> {
     let index = 0;
     let offset = 0;
     while (index < chunks.length) {
-      const buffer = this.pool.acquire();
+      const buffer = this.pools.chunks.acquire();
       let filled = 0;
       while (index < chunks.length && filled < buffer.length) {
         const chunk = chunks[index]!;
@@ -67,10 +77,10 @@ export class FsBlobWriter implements BlobWriter {
         }
       }
       if (filled === 0) {
-        this.pool.release(buffer);
+        this.pools.chunks.release(buffer);
         continue;
       }
-      await this.writeChunk(new SharedChunk(this.bytesWritten, buffer.subarray(0, filled), buffer, this.pool));
+      await this.writeChunk(new SharedChunk(this.bytesWritten, buffer.subarray(0, filled), buffer, this.pools.chunks));
     }
   }
 
@@ -181,7 +191,7 @@ export class FsBlobWriter implements BlobWriter {
           position = end;
           continue;
         }
-        const buffer = own.pop() ?? this.pool.acquire();
+        const buffer = own.pop() ?? this.pools.readBack.acquire();
         const length = Math.min(buffer.length, releasable - position, limit - position);
         const { bytesRead } = await this.handle.read(buffer, 0, length, position);
         if (bytesRead === 0) throw new Error(`blob file ends at ${position}`);
@@ -192,7 +202,7 @@ export class FsBlobWriter implements BlobWriter {
           inFlight--;
           // On error the socket may still hold the bytes: leave that buffer to the collector.
           if (!error) {
-            if (finished) this.pool.release(buffer);
+            if (finished) this.pools.readBack.release(buffer);
             else own.push(buffer);
           }
           watch.signal();
@@ -203,7 +213,7 @@ export class FsBlobWriter implements BlobWriter {
       finished = true;
       this.waiters.delete(watch.signal);
       watch.dispose();
-      for (const buffer of own) this.pool.release(buffer);
+      for (const buffer of own) this.pools.readBack.release(buffer);
     }
   }
 

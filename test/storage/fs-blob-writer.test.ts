@@ -31,7 +31,7 @@ describe('FsBlobWriter tail readers', () => {
   it('slow readers get exact bytes while the writer recycles the chunks they were sent from', async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 123);
     // Small pooled buffers, so the pool turns over many times during the blob.
-    const writer = await FsBlobWriter.create(layout, 'sha256', new BufferPool(64 * 1024, 4));
+    const writer = await FsBlobWriter.create(layout, 'sha256', { chunks: new BufferPool(64 * 1024, 4), readBack: new BufferPool(16 * 1024, 4) });
     const readers = [slowSink(1), slowSink(3), slowSink(0)].map(({ sink, received }, i) => {
       const range = i === 2 ? { start: 1000, end: 2_000_000 } : { start: 0, end: bytes.length - 1 };
       const finished = new Promise((resolve) => sink.once('finish', resolve));
@@ -47,7 +47,7 @@ describe('FsBlobWriter tail readers', () => {
 
   it('a reader of the whole blob stops one byte short when the digest check fails', async () => {
     const bytes = randomBytes(200_000);
-    const writer = await FsBlobWriter.create(layout, 'sha256', new BufferPool(64 * 1024, 4));
+    const writer = await FsBlobWriter.create(layout, 'sha256', { chunks: new BufferPool(64 * 1024, 4), readBack: new BufferPool(16 * 1024, 4) });
     const { sink, received } = slowSink(0);
     const failure = writer.createTailReader({ start: 0, end: bytes.length - 1 })!.pipeTo(sink).then(() => null, (e: unknown) => e);
     await writer.write([bytes]);

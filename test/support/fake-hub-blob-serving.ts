@@ -40,6 +40,7 @@ export async function serveBlobBytes(
 
   const cut = faults.takeCut();
   const source = await blob.read(start, end);
+  const paceStart = performance.now();
   let sent = 0;
   try {
     for await (const chunk of source) {
@@ -57,6 +58,8 @@ export async function serveBlobBytes(
         }
         return status;
       }
+      // A paced chunk leaves when a link of that speed would have finished sending it.
+      if (faults.bandwidth) await pace(paceStart, sent + bytes.length, faults.bandwidth);
       if (!response.write(bytes)) await drainOrClose(response);
       if (response.destroyed) break;
       sent += bytes.length;
@@ -68,6 +71,12 @@ export async function serveBlobBytes(
     source.destroy();
   }
   return status;
+}
+
+/** Waits until `bytes` are due at `bytesPerSecond` since `start`: the schedule, not each chunk, is paced. */
+async function pace(start: number, bytes: number, bytesPerSecond: number): Promise<void> {
+  const wait = start + (bytes * 1000) / bytesPerSecond - performance.now();
+  if (wait >= 1) await new Promise((resolve) => setTimeout(resolve, wait));
 }
 
 function drainOrClose(response: http.ServerResponse): Promise<void> {

@@ -31,6 +31,8 @@ export class FakeHubFaults {
   private cuts: Array<BodyCut & { left: number }> = [];
   private rangeIgnores: Array<{ left: number }> = [];
   private downMode: 'reset' | 'refuse' | null = null;
+  /** Blob bodies are paced to this many bytes per second (a link's speed); null = as fast as possible. */
+  bandwidth: number | null = null;
 
   constructor(private readonly hooks: { down: (mode: 'reset' | 'refuse') => Promise<void>; up: () => Promise<void> }) {}
 
@@ -90,6 +92,7 @@ export class FakeHubFaults {
     this.stalls = [];
     this.cuts = [];
     this.rangeIgnores = [];
+    this.bandwidth = null;
   }
 
   // ---- consumed by the hub ----

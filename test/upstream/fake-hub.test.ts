@@ -73,6 +73,19 @@ describe('fake hub', () => {
     expect((await get(location.replace(/sig=[^&]+/, 'sig=forged'))).status).toBe(403);
   });
 
+  it('paces blob bodies to a set bandwidth (the bench models a 1 Gbit/s uplink with it)', async () => {
+    const fake = await hub({ auth: 'none' });
+    const bytes = Buffer.alloc(600_000, 7);
+    const digest = fake.addBlob('library/alpine', bytes);
+    fake.faults.bandwidth = 4_000_000; // 600 kB at 4 MB/s: at least 150 ms
+    const started = performance.now();
+    const paced = await get(`${fake.url}/v2/library/alpine/blobs/${digest}`);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+    expect(paced.body.length).toBe(bytes.length);
+    fake.faults.clear();
+    expect(fake.faults.bandwidth).toBeNull();
+  });
+
   it("goes down ('reset' and 'refuse') and comes back", async () => {
     const fake = await hub({ auth: 'none' });
     await fake.faults.down('reset');
