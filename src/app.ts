@@ -169,8 +169,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   server.removeAllContentTypeParsers();
   server.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   // Set before the handler, so responses a handler writes itself (blob bodies) carry it too.
-  server.addHook('onRequest', async (request, reply) => {
+  server.addHook('onRequest', (request, reply, done) => {
     reply.header('X-Request-Id', request.id);
+    done();
   });
   if (metrics) registerHttpMetrics(server, metrics);
   server.setErrorHandler(handleError);

@@ -34,7 +34,7 @@ export interface ManifestContent {
 
 export interface ManifestRequest {
   /** Accepted media types (null = anything), from the client's Accept headers. */
-  accept: Set<string> | null;
+  accept: ReadonlySet<string> | null;
   head: boolean;
 }
 

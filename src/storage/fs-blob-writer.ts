@@ -141,7 +141,8 @@ export class FsBlobWriter implements BlobWriter {
     return {
       length: range.end - range.start + 1,
       ready: () => this.readable(range.start),
-      pipeTo: (destination) => this.sendTail(range, destination).finally(release),
+      // Resolves when the bytes are sent, not when the shared file handle is closed after them.
+      pipeTo: (destination) => this.sendTail(range, destination).finally(() => void release()),
       close: release,
     };
   }

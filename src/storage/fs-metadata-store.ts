@@ -74,15 +74,15 @@ export class FsMetadataStore implements MetadataStore {
   }
 
   async setTag(repo: RepositoryKey, tag: Tag, record: TagRecord): Promise<void> {
-    await this.writeRecord(join(this.layout.tags(repo), tag), record);
+    await this.writeRecord(this.layout.tag(repo, tag), record);
   }
 
   getTag(repo: RepositoryKey, tag: Tag): Promise<TagRecord | null> {
-    return this.readRecord<TagRecord>(join(this.layout.tags(repo), tag));
+    return this.readRecord<TagRecord>(this.layout.tag(repo, tag));
   }
 
   async deleteTag(repo: RepositoryKey, tag: Tag): Promise<boolean> {
-    const path = join(this.layout.tags(repo), tag);
+    const path = this.layout.tag(repo, tag);
     const existed = (await this.readRecord(path)) !== null;
     await rm(path, { force: true });
     this.records.set(path, ABSENT);
