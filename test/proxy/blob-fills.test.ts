@@ -316,6 +316,21 @@ describe('blob fills from the fake hub: cuts and resumes', () => {
     await waitFor(async () => (await tmpFiles(stowage.dataDir)).length === 0, 2_000, 'the temp file to be removed');
   });
 
+  it('a fill that fails before its first byte answers every waiting client with a clean 502, not a cut', async () => {
+    const image = hub.addImage('library/early-cut', 'v1', { layerCount: 1, layerSize: 64 * 1024 });
+    const layer = image.layers[0]!;
+    const url = `${stowage.url}/v2/library/early-cut/blobs/${layer.digest}?ns=noresume.test`;
+    hub.reset();
+    // The upstream answers 200 and sends one byte, then resets: the fill has a byte, but the last
+    // byte of what it has is never released before a digest check, so no client has a byte yet.
+    hub.faults.cutBody({ afterBytes: 1 });
+    for (const response of await Promise.all([fetch(url), fetch(url)])) {
+      expect(response.status).toBe(502);
+      expect(await errorCode(response)).toBe('UPSTREAM_UNAVAILABLE');
+    }
+    expect(await blobStored(stowage.dataDir, layer.digest)).toBe(false);
+  });
+
   it('an uncached blob while the upstream is down or rate limiting is a clear 502/503, never a 500', async () => {
     const image = hub.addImage('library/outage', 'v1', { layerCount: 1 });
     const url = `${stowage.url}/v2/outage/blobs/${image.layers[0]!.digest}`;
