@@ -49,7 +49,7 @@ export class HostedRepository implements Repository {
   async openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
     const { size } = await this.statBlob(digest);
     const resolved = range ? resolveRange(range, size) : undefined;
-    const reader = await this.deps.blobs.openReader(digest, resolved);
+    const reader = await this.deps.blobs.openReader(digest, resolved ?? { start: 0, end: size - 1 });
     return { digest, size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
   }
 

@@ -64,7 +64,7 @@ export class ProxiedRepository implements Repository {
       observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
       this.deps.cache.touch(digest);
       const resolved = range ? resolveRange(range, cached.size) : undefined;
-      const reader = await blobs.openReader(digest, resolved);
+      const reader = await blobs.openReader(digest, resolved ?? { start: 0, end: cached.size - 1 });
       return { digest, size: cached.size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
     }
     const { fill, joined } = fills.join(digest, this.upstreamName, () => upstream.getBlob(this.remoteName, digest));
@@ -85,7 +85,7 @@ export class ProxiedRepository implements Repository {
     const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
     const resolved = range ? resolveRange(range, size) : undefined;
     const tail = fill.size === null ? null : fill.createReader(resolved ?? { start: 0, end: size - 1 });
-    const reader = tail ?? (await blobs.openReader(digest, resolved));
+    const reader = tail ?? (await blobs.openReader(digest, resolved ?? { start: 0, end: size - 1 }));
     return { digest, size, reader, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
   }
 

@@ -63,7 +63,11 @@ export interface BlobWriter {
 export interface BlobStore {
   stat(digest: Digest): Promise<BlobInfo | null>;
   /** Throws BLOB_UNKNOWN when absent. The caller owns the reader: it must pipe or close it. */
-  openReader(digest: Digest, range?: ByteRange): Promise<BlobReader>;
+  /**
+   * `range` comes from the caller's `stat` (the whole blob is `0`–`size - 1`): no second stat per
+   * GET, and a file found shorter than that is a cut response, never a short complete one.
+   */
+  openReader(digest: Digest, range: ByteRange): Promise<BlobReader>;
   /** Small blobs only (manifests): the whole content. Throws BLOB_UNKNOWN when absent. */
   readBytes(digest: Digest): Promise<Buffer>;
   /** Stores bytes whose digest the caller computed or verified. */

@@ -43,7 +43,7 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  async openReader(digest: Digest, range?: ByteRange): Promise<BlobReader> {
+  async openReader(digest: Digest, range: ByteRange): Promise<BlobReader> {
     // Open first so a missing blob is a clean BLOB_UNKNOWN rather than an error mid-response.
     let handle;
     try {
@@ -52,16 +52,9 @@ export class FsBlobStore implements BlobStore {
       if (isNotFound(e)) throw blobUnknown(digest);
       throw e;
     }
-    let length: number;
-    try {
-      length = range ? range.end - range.start + 1 : (await handle.stat()).size;
-    } catch (e) {
-      await handle.close();
-      throw e;
-    }
     this.touch(digest);
     this.readers.set(digest, (this.readers.get(digest) ?? 0) + 1);
-    return new FileBlobReader(handle, range?.start ?? 0, length, this.buffers, () => {
+    return new FileBlobReader(handle, range.start, range.end - range.start + 1, this.buffers, () => {
       const left = (this.readers.get(digest) ?? 1) - 1;
       if (left > 0) this.readers.set(digest, left);
       else this.readers.delete(digest);
