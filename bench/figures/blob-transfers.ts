@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { freePort, run, startDaemon } from '../../test/support/processes.js';
 import { curlGet, directBlobGet, getJson, type Transfer } from '../clients.js';
 import { blobUrl, checkTransfer, KINDS, ordered, type Bench, type Kind } from '../context.js';
-import { fmt, median } from '../report.js';
+import { fmt, median, type Row } from '../report.js';
 import { cpuOf, memoryOf, REPO_ROOT, resetPeakMemory, type Server } from '../subjects.js';
 
 /**
@@ -81,14 +81,7 @@ export async function coldFigures(ctx: Bench, upstreamPids: number[]): Promise<R
       target: `info (direct: ${fmt.n(ttfb(direct), 1)} ms)`,
       pass: null,
     });
-    ctx.rows.push({
-      figure: '2c. server CPU time per cold 300 MB GET (ms, median)',
-      stowage: fmt.n(median(cpu.stowage)),
-      reference: fmt.n(median(cpu.reference)),
-      ratio: fmt.ratio(median(cpu.stowage), median(cpu.reference)),
-      target: 'info (less is better; robust to machine load)',
-      pass: null,
-    });
+    ctx.rows.push(cpuRow('2c. server CPU time per cold 300 MB GET (ms, median)', cpu));
     ctx.rows.push({
       figure: '2e. CPU of the upstream side (hub + its registry) per cold GET (ms)',
       stowage: fmt.n(median(upstreamSide.stowage)),
@@ -181,14 +174,7 @@ export async function warmFigure(ctx: Bench, warm: Record<Kind, Server>): Promis
     target: `info: ${fmt.n(file)} MB/s, page cache to /dev/null`,
     pass: null,
   });
-  ctx.rows.push({
-    figure: '1d. server CPU time per warm 300 MB GET (ms, median)',
-    stowage: fmt.n(median(cpu.stowage)),
-    reference: fmt.n(median(cpu.reference)),
-    ratio: fmt.ratio(median(cpu.stowage), median(cpu.reference)),
-    target: 'info (less is better; robust to machine load)',
-    pass: null,
-  });
+  ctx.rows.push(cpuRow('1d. server CPU time per warm 300 MB GET (ms, median)', cpu));
   ctx.rows.push({
     figure: '5a. peak RSS, warm 300 MB GETs',
     stowage: fmt.mib(memoryOf(warm.stowage.pid).peak),
@@ -221,4 +207,16 @@ async function ddRead(path: string): Promise<number> {
   const seconds = /copied, ([\d.e-]+) s/.exec(result.stderr);
   if (result.code !== 0 || !seconds) throw new Error(`dd failed: ${result.stderr}`);
   return Number(seconds[1]) * 1000;
+}
+
+/** A row of server CPU per transfer, medians side by side: the figure machine load moves least. */
+function cpuRow(figure: string, cpu: Record<Kind, number[]>): Row {
+  return {
+    figure,
+    stowage: fmt.n(median(cpu.stowage)),
+    reference: fmt.n(median(cpu.reference)),
+    ratio: fmt.ratio(median(cpu.stowage), median(cpu.reference)),
+    target: 'info (less is better; robust to machine load)',
+    pass: null,
+  };
 }

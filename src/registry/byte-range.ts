@@ -21,3 +21,6 @@ export function resolveRange(range: RangeRequest, size: number): ByteRange {
   }
   return { start, end };
 }
+
+/** The bytes a response sends: the resolved range, or the whole blob when none was asked for. */
+export const bytesToSend = (resolved: ByteRange | undefined, size: number): ByteRange => resolved ?? { start: 0, end: size - 1 };

@@ -10,7 +10,7 @@ import type { CacheIndex } from '../storage/cache-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession, UploadStore } from '../storage/upload-store.js';
-import { resolveRange } from './byte-range.js';
+import { bytesToSend, resolveRange } from './byte-range.js';
 import { checkPushedManifest, referrerDescriptor } from './manifest-writes.js';
 import type { RegistryObserver } from './registry-observer.js';
 import { servesBlob, type BlobBody, type ManifestContent, type ManifestRequest, type PutManifestResult, type RangeRequest, type Repository } from './repository.js';
@@ -49,7 +49,7 @@ export class HostedRepository implements Repository {
   async openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
     const { size } = await this.statBlob(digest);
     const resolved = range ? resolveRange(range, size) : undefined;
-    const reader = await this.deps.blobs.openReader(digest, resolved ?? { start: 0, end: size - 1 });
+    const reader = await this.deps.blobs.openReader(digest, bytesToSend(resolved, size));
     return { digest, size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
   }
 

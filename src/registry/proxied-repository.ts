@@ -11,7 +11,7 @@ import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession } from '../storage/upload-store.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { BlobFills } from './blob-fills.js';
-import { resolveRange } from './byte-range.js';
+import { bytesToSend, resolveRange } from './byte-range.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { RegistryObserver } from './registry-observer.js';
 import type { BlobBody, ManifestContent, ManifestRequest, PutManifestResult, RangeRequest, Repository } from './repository.js';
@@ -64,7 +64,7 @@ export class ProxiedRepository implements Repository {
       observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
       this.deps.cache.touch(digest);
       const resolved = range ? resolveRange(range, cached.size) : undefined;
-      const reader = await blobs.openReader(digest, resolved ?? { start: 0, end: cached.size - 1 });
+      const reader = await blobs.openReader(digest, bytesToSend(resolved, cached.size));
       return { digest, size: cached.size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
     }
     const { fill, joined } = fills.join(digest, this.upstreamName, () => upstream.getBlob(this.remoteName, digest));
@@ -84,8 +84,8 @@ export class ProxiedRepository implements Repository {
     // Without a length we cannot promise a complete response up front: wait for the whole blob.
     const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
     const resolved = range ? resolveRange(range, size) : undefined;
-    const tail = fill.size === null ? null : fill.createReader(resolved ?? { start: 0, end: size - 1 });
-    const reader = tail ?? (await blobs.openReader(digest, resolved ?? { start: 0, end: size - 1 }));
+    const tail = fill.size === null ? null : fill.createReader(bytesToSend(resolved, size));
+    const reader = tail ?? (await blobs.openReader(digest, bytesToSend(resolved, size)));
     return { digest, size, reader, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
   }
 

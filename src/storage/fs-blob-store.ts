@@ -26,7 +26,7 @@ const blobUnknown = (digest: Digest): RegistryError => new RegistryError('BLOB_U
 export class FsBlobStore implements BlobStore {
   /** Last time each blob's mtime was bumped, so a hot blob costs one utimes a minute, not one per GET. */
   private readonly touched = new Map<Digest, number>();
-  /** Open read streams per blob, so eviction never deletes a blob under a client. */
+  /** Open readers per blob, so eviction never deletes a blob under a client. */
   private readonly readers = new Map<Digest, number>();
   private readonly buffers = new BufferPool(BUFFER_BYTES, IDLE_BUFFERS);
   private readonly readBackBuffers = new BufferPool(READ_BACK_BUFFER_BYTES, IDLE_BUFFERS);
