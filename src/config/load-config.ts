@@ -1,100 +1,51 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_CONFIG, UPSTREAM_DEFAULTS, type Config, type UpstreamConfig } from './config.js';
-import { credentialHosts, dockerConfigCredentials } from './docker-credentials.js';
-import { parseDuration, parseSize } from './units.js';
+import { CONFIG_SCHEMA, type Config } from './config.js';
+import { ConfigError, Leaf, MapOf, Section, type Node } from './schema.js';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError } from './schema.js';
 
-type Kind = 'string' | 'port' | 'int' | 'bool' | 'size' | 'duration' | 'level' | 'strings' | 'nullable-string';
 type Tree = Record<string, unknown>;
 
-// Every settable key with how to read it. The environment name of `a.bKey` is `STOWAGE_A_B_KEY`.
-const SCHEMA: Record<string, Kind> = {
-  'server.host': 'string',
-  'server.port': 'port',
-  'server.drainTimeout': 'duration',
-  'server.trustProxy': 'bool',
-  'server.tls.cert': 'string',
-  'server.tls.key': 'string',
-  'storage.path': 'string',
-  'storage.maxSize': 'size',
-  'log.level': 'level',
-  hosted: 'strings',
-  'limits.manifestMaxBytes': 'size',
-  'limits.blobMaxBytes': 'size',
-  'limits.uploadSessionTtl': 'duration',
-  defaultUpstream: 'nullable-string',
-  'metrics.enabled': 'bool',
-  'metrics.listen': 'nullable-string',
-};
-
-const UPSTREAM_SCHEMA: Record<keyof UpstreamConfig, Kind> = {
-  url: 'string',
-  username: 'string',
-  password: 'string',
-  dockerConfig: 'string',
-  tagTtl: 'duration',
-  notFoundTtl: 'duration',
-  revalidateBudget: 'duration',
-  concurrency: 'int',
-  connectTimeout: 'duration',
-  headersTimeout: 'duration',
-  bodyTimeout: 'duration',
-  retries: 'int',
-  blobResumes: 'int',
-};
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const TRUE = ['true', '1', 'yes', 'on'];
-const FALSE = ['false', '0', 'no', 'off'];
+export interface LoadOptions {
+  /** Path of a YAML file; when undefined, `STOWAGE_CONFIG`, then ./proxy.config.yaml if it exists; null: none. */
+  file?: string | null;
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over the file and the environment (tests, CLI). Same shape as the YAML. */
+  overrides?: Tree;
+}
 
 /**
- * A non-negative integer from a number or a string of digits. Not `Number(value)`: it reads `''` as
- * 0 (an empty PORT= would silently bind a random port), and `0x50` or `1e3` as numbers.
+ * Defaults ← YAML file ← environment ← overrides, validated against CONFIG_SCHEMA. Throws
+ * ConfigError naming the key. The environment name of `a.bKey` is `STOWAGE_A_B_KEY`; of an upstream
+ * key `STOWAGE_UPSTREAMS_<NAME>_<KEY>` (the name upper-cased, other characters as `_`); any of them
+ * with `_FILE` reads the value from that file (secrets).
  */
-function integer(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : null;
-  return typeof value === 'string' && /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : null;
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file === null
+    ? null
+    : (options.file ?? env.STOWAGE_CONFIG ?? (existsSync('proxy.config.yaml') ? 'proxy.config.yaml' : null));
+  const fromFile = file === null ? {} : readConfigFile(file, env);
+  return new Loader(env).load(CONFIG_SCHEMA, '', 'STOWAGE', fromFile, options.overrides ?? {}) as Config;
 }
 
-function coerce(key: string, kind: Kind, value: unknown): unknown {
-  const fail = (expected: string): never => {
-    throw new ConfigError(`config: ${key}: expected ${expected}, got ${JSON.stringify(value)}`);
-  };
-  switch (kind) {
-    case 'string':
-      return typeof value === 'string' && value !== '' ? value : fail('a non-empty string');
-    case 'nullable-string':
-      if (value === null || value === '' || value === 'null') return null;
-      return typeof value === 'string' ? value : fail('a string or null');
-    case 'port': {
-      const n = integer(value);
-      return n !== null && n <= 65535 ? n : fail('a port number 0-65535');
-    }
-    case 'int': {
-      const n = integer(value);
-      return n !== null ? n : fail('a non-negative integer');
-    }
-    case 'bool':
-      if (typeof value === 'boolean') return value;
-      if (TRUE.includes(String(value).toLowerCase())) return true;
-      return FALSE.includes(String(value).toLowerCase()) ? false : fail('true or false');
-    case 'size':
-      return parseSize(value) ?? fail('a size such as 4MiB, 50GiB or a number of bytes');
-    case 'duration':
-      return parseDuration(value) ?? fail('a duration such as 500ms, 5m, 24h or a number of seconds');
-    case 'level':
-      return typeof value === 'string' && LEVELS.includes(value) ? value : fail(LEVELS.join('|'));
-    case 'strings':
-      if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
-      return Array.isArray(value) && value.every((s) => typeof s === 'string') ? value : fail('a list of strings');
+function readConfigFile(file: string, env: NodeJS.ProcessEnv): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`config: cannot read ${file}: ${(e as Error).message}`);
   }
+  let tree: unknown;
+  try {
+    tree = parseYaml(text) ?? {};
+  } catch (e) {
+    throw new ConfigError(`config: ${file} is not valid YAML: ${(e as Error).message}`);
+  }
+  if (typeof tree !== 'object' || Array.isArray(tree)) throw new ConfigError(`config: ${file}: expected a map of sections`);
+  return expandVariables(tree, env) as Tree;
 }
-
-const envName = (key: string): string => `STOWAGE_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase()}`;
 
 /**
  * `${VAR}` and `${VAR:-default}` in the file's string values are replaced from the environment; an
@@ -117,156 +68,82 @@ function expandString(text: string, env: NodeJS.ProcessEnv): string {
   });
 }
 
-function getPath(tree: Tree, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Tree)[part] : undefined), tree);
-}
+const snake = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]/g, '_').toUpperCase();
+const join = (key: string, name: string): string => (key === '' ? name : `${key}.${name}`);
 
-function setPath(tree: Tree, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let node = tree;
-  for (const part of parts.slice(0, -1)) {
-    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
-    node = node[part] as Tree;
-  }
-  node[parts.at(-1)!] = value;
-}
+class Loader {
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
 
-/** The value of an environment variable, or of the file named by `<NAME>_FILE` (for secrets). */
-function fromEnv(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  if (env[name] !== undefined) return env[name];
-  const file = env[`${name}_FILE`];
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (e) {
-    throw new ConfigError(`config: ${name}_FILE: cannot read ${file}: ${(e as Error).message}`);
+  /** The value of `node` at `key`: override, else environment, else file, else default. */
+  load(node: Node, key: string, envName: string, fileValue: unknown, overrideValue: unknown): unknown {
+    if (node instanceof Leaf) return this.leaf(node, key, envName, fileValue, overrideValue);
+    if (node instanceof MapOf) return this.map(node, key, envName, fileValue, overrideValue);
+    return this.section(node, key, envName, fileValue, overrideValue);
   }
-}
 
-function loadUpstream(name: string, raw: unknown, env: NodeJS.ProcessEnv): UpstreamConfig {
-  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/.test(name)) {
-    throw new ConfigError(`config: upstreams.${name}: the name must be a lowercase host name such as docker.io or ghcr.io`);
+  private leaf(node: Leaf<unknown>, key: string, envName: string, fileValue: unknown, overrideValue: unknown): unknown {
+    let raw = overrideValue;
+    if (raw === undefined) {
+      const text = this.variable(envName) ?? node.aliases.map((alias) => this.env[alias]).find((v) => v !== undefined);
+      if (text !== undefined) raw = node.fromEnvText(text, key);
+    }
+    if (raw === undefined) raw = fileValue;
+    return raw === undefined ? node.fallback(key) : node.parse(raw, key);
   }
-  const tree = (raw && typeof raw === 'object' ? raw : {}) as Tree;
-  const out: Tree = { ...UPSTREAM_DEFAULTS };
-  const prefix = `STOWAGE_UPSTREAMS_${name.replace(/[^a-z0-9]/g, '_').toUpperCase()}_`;
-  for (const [key, kind] of Object.entries(UPSTREAM_SCHEMA)) {
-    const envValue = fromEnv(prefix + key.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase(), env);
-    const value = envValue ?? tree[key];
-    if (value !== undefined && value !== null) out[key] = coerce(`upstreams.${name}.${key}`, kind, value);
+
+  private section(node: Section<any, boolean>, key: string, envName: string, fileValue: unknown, overrideValue: unknown): unknown {
+    if (node.optional) {
+      // Absent unless something speaks of it; an explicit null (override or YAML) switches it off.
+      const said = (v: unknown): boolean => v !== undefined && v !== null;
+      if (overrideValue === null || !(said(fileValue) || said(overrideValue) || this.anyVariable(node, envName))) return null;
+    }
+    const fromFile = this.tree(node, key, fileValue);
+    const fromOverride = this.tree(node, key, overrideValue);
+    const out: Tree = {};
+    for (const [name, field] of Object.entries(node.fields as Record<string, Node>)) {
+      out[name] = this.load(field, join(key, name), `${envName}_${snake(name)}`, fromFile[name], fromOverride[name]);
+    }
+    return node.check ? node.check(out, key) : out;
   }
-  for (const key of Object.keys(tree)) {
-    if (!(key in UPSTREAM_SCHEMA)) throw new ConfigError(`config: upstreams.${name}.${key}: unknown key`);
+
+  private map(node: MapOf<any>, key: string, envName: string, fileValue: unknown, overrideValue: unknown): unknown {
+    // The entries themselves are replaced as a whole (an override or the file names *the* upstreams).
+    const given = overrideValue !== undefined ? overrideValue : fileValue;
+    const entries = given === undefined || given === null ? node.defaultValue : given;
+    if (typeof entries !== 'object' || Array.isArray(entries)) throw new ConfigError(`config: ${key}: expected a map of name to settings`);
+    const out: Tree = {};
+    for (const [name, value] of Object.entries(entries as Tree)) {
+      node.checkName(name, join(key, name));
+      out[name] = this.load(node.entry, join(key, name), `${envName}_${snake(name)}`, value ?? {}, undefined);
+    }
+    return out;
   }
-  if (typeof out.url !== 'string') throw new ConfigError(`config: upstreams.${name}.url: expected a URL`);
-  let url: URL;
-  try {
-    url = new URL(out.url);
-  } catch {
-    throw new ConfigError(`config: upstreams.${name}.url: expected an http(s) URL, got ${JSON.stringify(out.url)}`);
+
+  /** A section's raw map; a section left empty in YAML (every line commented out) parses as null. */
+  private tree(node: Section<any, boolean>, key: string, value: unknown): Tree {
+    if (value === undefined || value === null) return {};
+    if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`config: ${key}: expected a map of settings, got ${JSON.stringify(value)}`);
+    for (const name of Object.keys(value)) {
+      if (!(name in node.fields)) throw new ConfigError(`config: ${join(key, name)}: unknown key`);
+    }
+    return value as Tree;
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError(`config: upstreams.${name}.url: expected an http(s) URL, got ${JSON.stringify(out.url)}`);
+
+  private anyVariable(node: Node, envName: string): boolean {
+    if (node instanceof Leaf) return this.variable(envName) !== undefined;
+    if (node instanceof MapOf) return false;
+    return Object.entries(node.fields as Record<string, Node>).some(([name, field]) => this.anyVariable(field, `${envName}_${snake(name)}`));
   }
-  out.url = url.origin + url.pathname.replace(/\/+$/, '');
-  if (typeof out.dockerConfig === 'string' && out.username === undefined) {
-    let found;
+
+  /** The value of an environment variable, or of the file named by `<NAME>_FILE` (for secrets). */
+  private variable(name: string): string | undefined {
+    if (this.env[name] !== undefined) return this.env[name];
+    const file = this.env[`${name}_FILE`];
+    if (file === undefined) return undefined;
     try {
-      found = dockerConfigCredentials(out.dockerConfig, credentialHosts(name, url.href));
+      return readFileSync(file, 'utf8').trim();
     } catch (e) {
-      throw new ConfigError(`config: upstreams.${name}.dockerConfig: ${(e as Error).message}`);
+      throw new ConfigError(`config: ${name}_FILE: cannot read ${file}: ${(e as Error).message}`);
     }
-    if (!found) throw new ConfigError(`config: upstreams.${name}.dockerConfig: no credentials for ${url.host} in ${out.dockerConfig}`);
-    Object.assign(out, found);
   }
-  if ((out.username === undefined) !== (out.password === undefined)) {
-    throw new ConfigError(`config: upstreams.${name}: username and password go together`);
-  }
-  return out as unknown as UpstreamConfig;
-}
-
-function checkUnknownKeys(tree: Tree, prefix = ''): void {
-  for (const [key, value] of Object.entries(tree)) {
-    const path = prefix + key;
-    if (path === 'upstreams' || path === 'server.tls' && value === null) continue;
-    if (path in SCHEMA) continue;
-    // A known section left empty in YAML (`server:` with every line commented out) parses as null.
-    const isSection = Object.keys(SCHEMA).some((k) => k.startsWith(`${path}.`));
-    if (value === null && isSection) continue;
-    if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(SCHEMA).some((k) => k.startsWith(`${path}.`))) {
-      checkUnknownKeys(value as Tree, `${path}.`);
-      continue;
-    }
-    throw new ConfigError(`config: ${path}: unknown key`);
-  }
-}
-
-export interface LoadOptions {
-  /** Path of a YAML file; when undefined, `STOWAGE_CONFIG`, then ./proxy.config.yaml if it exists; null: none. */
-  file?: string | null;
-  env?: NodeJS.ProcessEnv;
-  /** Values that win over the file (tests, CLI). Same shape as the YAML. */
-  overrides?: Tree;
-}
-
-/** Defaults ← YAML file ← environment ← overrides, validated. Throws ConfigError naming the key. */
-export function loadConfig(options: LoadOptions = {}): Config {
-  const env = options.env ?? process.env;
-  const file = options.file === null
-    ? null
-    : (options.file ?? env.STOWAGE_CONFIG ?? (existsSync('proxy.config.yaml') ? 'proxy.config.yaml' : null));
-  let fromFile: Tree = {};
-  if (file !== null) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`config: cannot read ${file}: ${(e as Error).message}`);
-    }
-    try {
-      fromFile = (parseYaml(text) ?? {}) as Tree;
-    } catch (e) {
-      throw new ConfigError(`config: ${file} is not valid YAML: ${(e as Error).message}`);
-    }
-    fromFile = expandVariables(fromFile, env) as Tree;
-  }
-  const merged: Tree = structuredClone(fromFile);
-  for (const [key, value] of Object.entries(options.overrides ?? {})) {
-    merged[key] = value && typeof value === 'object' && !Array.isArray(value) && key !== 'upstreams'
-      ? { ...((merged[key] as Tree) ?? {}), ...(value as Tree) }
-      : value;
-  }
-  checkUnknownKeys(merged);
-
-  const config = structuredClone(DEFAULT_CONFIG) as unknown as Tree;
-  const aliases: Record<string, string | undefined> = { 'server.port': env.PORT, 'storage.path': env.STORAGE_ROOT };
-  for (const [key, kind] of Object.entries(SCHEMA)) {
-    const override = getPath(options.overrides ?? {}, key);
-    const value = override !== undefined ? override : (fromEnv(envName(key), env) ?? aliases[key] ?? getPath(fromFile, key));
-    if (value !== undefined) setPath(config, key, coerce(key, kind, value));
-  }
-  // Zero would purge every upload session at once (and spin the purge timer), or refuse every manifest.
-  for (const key of ['limits.uploadSessionTtl', 'limits.manifestMaxBytes']) {
-    if (getPath(config, key) === 0) throw new ConfigError(`config: ${key}: must be greater than 0`);
-  }
-  const tls = (config.server as Tree).tls as Tree | null;
-  if (tls && (!tls.cert || !tls.key)) throw new ConfigError('config: server.tls: both cert and key are required');
-
-  const rawUpstreams = (merged.upstreams ?? (file ? fromFile.upstreams : undefined)) as Tree | undefined;
-  if (rawUpstreams !== undefined) {
-    if (typeof rawUpstreams !== 'object' || rawUpstreams === null) throw new ConfigError('config: upstreams: expected a map of name to settings');
-    config.upstreams = Object.fromEntries(Object.entries(rawUpstreams).map(([name, raw]) => [name, loadUpstream(name, raw, env)]));
-  } else {
-    config.upstreams = Object.fromEntries(
-      Object.entries(DEFAULT_CONFIG.upstreams).map(([name, raw]) => [name, loadUpstream(name, raw, env)]),
-    );
-  }
-  const result = config as unknown as Config;
-  if (result.defaultUpstream !== null && !(result.defaultUpstream in result.upstreams)) {
-    throw new ConfigError(`config: defaultUpstream: "${result.defaultUpstream}" is not one of the configured upstreams (${Object.keys(result.upstreams).join(', ') || 'none'})`);
-  }
-  for (const pattern of result.hosted) {
-    if (!/^[a-z0-9*][a-z0-9._*/-]*$/.test(pattern)) throw new ConfigError(`config: hosted: invalid pattern ${JSON.stringify(pattern)}`);
-  }
-  return result;
 }

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerHttpMetrics } from '../metrics/http-metrics.js';
+import { RegistryError } from '../oci/errors.js';
+import type { Services } from '../services.js';
+import { handleError } from './error-handler.js';
+import { registerHealthRoutes } from './health-routes.js';
+import { parseListenAddress, registerMetricsRoutes } from './metrics-routes.js';
+import { registerV2Routes } from './v2-routes.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The main listener: the registry API, probes and (unless disabled) /metrics. Not listening yet. */
+export function createHttpServer(services: Services): FastifyInstance {
+  const { config, logger, metrics, registry, observer, readiness } = services;
+  const https = config.server.tls
+    ? { allowHTTP1: true, cert: readFileSync(config.server.tls.cert), key: readFileSync(config.server.tls.key) }
+    : null;
+  const server = Fastify({
+    loggerInstance: logger,
+    // genReqId validates the client's X-Request-Id; Fastify's requestIdHeader would echo it unchecked.
+    requestIdHeader: false,
+    // Errors Fastify raises before routing (a malformed URL) get the OCI error format too.
+    frameworkErrors: handleError,
+    genReqId: (req: IncomingMessage) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    trustProxy: config.server.trustProxy,
+    // Uploads are streams we bound ourselves; Fastify's body limit would cap docker push at 1 MiB.
+    bodyLimit: Number.MAX_SAFE_INTEGER,
+    return503OnClosing: true,
+    // On close, idle keep-alive sockets are closed at once; requests in flight finish (drain).
+    forceCloseConnections: 'idle',
+    ...(https ? { http2: true as const, https } : {}),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  // Every body is handed over as the raw stream: handlers decide how much to read and when.
+  server.removeAllContentTypeParsers();
+  server.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  // Set before the handler, so responses a handler writes itself (blob bodies) carry it too.
+  server.addHook('onRequest', (request, reply, done) => {
+    reply.header('X-Request-Id', request.id);
+    done();
+  });
+  if (metrics) registerHttpMetrics(server, metrics);
+  server.setErrorHandler(handleError);
+  server.setNotFoundHandler((request, reply) => {
+    handleError(new RegistryError('NOT_FOUND', { path: request.url.split('?')[0] }, { message: 'no such endpoint' }), request, reply);
+  });
+  registerV2Routes(server, { registry, observer, manifestMaxBytes: config.limits.manifestMaxBytes });
+  registerHealthRoutes(server, readiness);
+  if (metrics) registerMetricsRoutes(server, metrics);
+  return server;
+}
+
+/** The separate /metrics + probes listener of `metrics.listen`, or null. Not listening yet. */
+export function createOpsServer(services: Services): { server: FastifyInstance; address: { host: string; port: number } } | null {
+  const { config, logger, metrics, readiness } = services;
+  if (!metrics || !config.metrics.listen) return null;
+  const address = parseListenAddress(config.metrics.listen);
+  // Scrapes and probes only: no request logging, no /v2 routes.
+  const server = Fastify({ loggerInstance: logger, disableRequestLogging: true }) as unknown as FastifyInstance;
+  registerHealthRoutes(server, readiness);
+  registerMetricsRoutes(server, metrics);
+  return { server, address };
+}

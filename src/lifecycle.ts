@@ -1,0 +1,51 @@
+import type { Server } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { Services } from './services.js';
+
+export interface Lifecycle {
+  /** Stops background work (purges, fills) after the server closed. */
+  close(): Promise<void>;
+  /** Graceful stop: readiness fails, the listener drains within `server.drainTimeout`, then `close`. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the background work (abandoned-upload purge) and returns how to stop everything. */
+export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
+  const { config, logger, storage, fills, proxies, readiness } = services;
+  const purge = setInterval(() => {
+    storage.uploads.purgeOlderThan(config.limits.uploadSessionTtl).then(
+      (n) => n > 0 && logger.info({ purged: n }, 'purged abandoned upload sessions'),
+      (err: unknown) => logger.warn({ err }, 'upload purge failed'),
+    );
+  }, Math.min(config.limits.uploadSessionTtl, 3_600_000));
+  purge.unref();
+
+  const close = async (): Promise<void> => {
+    readiness.beginShutdown();
+    await ops?.close();
+    clearInterval(purge);
+    await storage.indexed;
+    await fills.settled();
+    await Promise.all([...proxies.values()].map((p) => p.upstream.close()));
+  };
+
+  const shutdown = async (): Promise<void> => {
+    readiness.beginShutdown();
+    const http = server.server as Partial<Server>;
+    // close() only closes connections idle at that moment; one finishing a blob becomes idle later
+    // and would otherwise be held open until the keep-alive timeout. Sweep until close completes.
+    const sweep = setInterval(() => http.closeIdleConnections?.(), 100);
+    const deadline = setTimeout(() => {
+      logger.warn('drain timeout reached; closing remaining connections');
+      http.closeAllConnections?.();
+    }, config.server.drainTimeout);
+    try {
+      await server.close();
+    } finally {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+    }
+    await close();
+  };
+  return { close, shutdown };
+}

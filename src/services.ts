@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { Config } from './config/config.js';
+import { upstreamSettings } from './config/upstream-settings.js';
+import { fanOut } from './metrics/fan-out.js';
+import { StowageMetrics } from './metrics/metrics.js';
+import { Readiness } from './metrics/readiness.js';
+import { RegistryMetrics } from './metrics/registry-metrics.js';
+import { UpstreamMetrics } from './metrics/upstream-metrics.js';
+import { BlobFills } from './registry/blob-fills.js';
+import { HostedRepository } from './registry/hosted-repository.js';
+import { ManifestCache } from './registry/manifest-cache.js';
+import { NamePatterns } from './registry/name-pattern.js';
+import { ProxiedRepository } from './registry/proxied-repository.js';
+import { Registry } from './registry/registry.js';
+import { NOOP_REGISTRY_OBSERVER, type RegistryObserver } from './registry/registry-observer.js';
+import { openStorage, type Storage } from './storage/open-storage.js';
+import { createUpstream } from './upstream/create-upstream.js';
+import { NOOP_UPSTREAM_OBSERVER, type Upstream, type UpstreamObserver } from './upstream/upstream.js';
+
+/** What a caller (a test, an embedder) may replace or observe when building the app. */
+export interface AppOptions {
+  logger?: Logger;
+  /** Sends upstream requests instead of each upstream's own Agent (tests). */
+  dispatcher?: Dispatcher;
+  registryObserver?: RegistryObserver;
+  upstreamObserver?: UpstreamObserver;
+  /** Shorter upstream backoff (tests). */
+  upstreamRetry?: { baseDelayMs?: number; maxDelayMs?: number };
+  now?: () => number;
+}
+
+/** One configured upstream: its client and the freshness rules of its manifests. */
+export interface Proxy {
+  upstream: Upstream;
+  manifests: ManifestCache;
+}
+
+/** Everything the HTTP layer and the lifecycle use, built once per app. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  /** Null when `metrics.enabled` is false. */
+  metrics: StowageMetrics | null;
+  observer: RegistryObserver;
+  storage: Storage;
+  fills: BlobFills;
+  proxies: Map<string, Proxy>;
+  registry: Registry;
+  /** Backs /readyz; `beginShutdown()` makes it fail before the server stops accepting. */
+  readiness: Readiness;
+}
+
+/**
+ * Constructs and wires the services: metrics and observers, storage, one client and manifest cache
+ * per upstream, the blob fills, and the registry that routes names to hosted or proxied repositories.
+ * The only place (with http/server.ts for the HTTP side) where services are constructed.
+ */
+export async function createServices(config: Config, logger: Logger, options: AppOptions = {}): Promise<Services> {
+  const metrics = config.metrics.enabled
+    ? new StowageMetrics({ upstreams: Object.keys(config.upstreams), cacheBudgetBytes: config.storage.maxSize })
+    : null;
+  const observer = fanOut(NOOP_REGISTRY_OBSERVER, [options.registryObserver, metrics && new RegistryMetrics(metrics)]);
+  const upstreamObserver = fanOut(NOOP_UPSTREAM_OBSERVER, [options.upstreamObserver, metrics && new UpstreamMetrics(metrics)]);
+  const storage = await openStorage(
+    { path: config.storage.path, maxSize: config.storage.maxSize, blobMaxBytes: config.limits.blobMaxBytes },
+    {
+      evicted: (bytes) => observer.eviction({ bytes }),
+      sizeChanged: (bytes, objects) => observer.cacheSize({ bytes, objects }),
+      rebuildFailed: (err) => logger.error({ err }, 'rebuilding the cache index failed; eviction is off until restart'),
+    },
+    options.now,
+  );
+  const { blobs, metadata, uploads, cache } = storage;
+  const fills = new BlobFills({ blobs, observer, logger });
+
+  const proxies = new Map<string, Proxy>();
+  for (const [name, settings] of Object.entries(config.upstreams)) {
+    const upstream = createUpstream(upstreamSettings(name, settings, config), {
+      logger,
+      observer: upstreamObserver,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+      ...(options.upstreamRetry ? { retry: options.upstreamRetry } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+    const manifests = new ManifestCache({
+      upstream,
+      blobs,
+      metadata,
+      cache,
+      observer,
+      logger,
+      settings: { tagTtl: settings.tagTtl, notFoundTtl: settings.notFoundTtl, revalidateBudget: settings.revalidateBudget },
+      maxManifestBytes: config.limits.manifestMaxBytes,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    proxies.set(name, { upstream, manifests });
+  }
+
+  const hostedDeps = { blobs, metadata, uploads, cache, observer, manifestMaxBytes: config.limits.manifestMaxBytes };
+  const registry = new Registry({
+    hosted: new NamePatterns(config.hosted),
+    upstreams: new Set(proxies.keys()),
+    defaultUpstream: config.defaultUpstream,
+    metadata,
+    createHosted: (route) => new HostedRepository(route.name, route.key, hostedDeps),
+    createProxied: (route) => {
+      const proxy = proxies.get(route.upstream)!;
+      return new ProxiedRepository(route.name, route.remoteName, route.key, {
+        upstream: proxy.upstream,
+        manifests: proxy.manifests,
+        cache,
+        blobs,
+        metadata,
+        fills,
+        observer,
+        logger,
+      });
+    },
+  });
+  const readiness = new Readiness({ probeDir: storage.layout.tmp });
+  return { config, logger, metrics, observer, storage, fills, proxies, registry, readiness };
+}
