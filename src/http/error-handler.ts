@@ -1,10 +1,17 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError } from '../oci/errors.js';
+import { RegistryError, type ErrorKind } from '../oci/errors.js';
+
+/** Statuses Fastify gives its own client errors (bad URL encoding, a malformed Content-Type, …). */
+const FRAMEWORK_STATUS: Record<number, ErrorKind> = {
+  408: 'REQUEST_TIMEOUT',
+  415: 'MEDIA_TYPE_INVALID',
+  431: 'HEADERS_TOO_LARGE',
+};
 
 /**
  * The one place errors become responses: RegistryError renders as the OCI envelope with its status
- * and headers; Fastify's own client errors (bad headers, aborted bodies) keep their 4xx status;
- * anything else is logged and answered with a generic 500 that leaks no internals.
+ * and headers; Fastify's own client errors become the table's request errors (their message kept as
+ * the reason); anything else is logged and answered with a generic 500 that leaks no internals.
  */
 export function handleError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   if (reply.sent || reply.raw.headersSent) {
@@ -20,10 +27,10 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
   } else {
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
-      registryError = new RegistryError('UNSUPPORTED', { reason: error.message }, { status, message: 'bad request' });
+      registryError = new RegistryError(FRAMEWORK_STATUS[status] ?? 'REQUEST_MALFORMED', { reason: error.message });
     } else {
       request.log.error({ err: error }, 'unhandled error');
-      registryError = new RegistryError('UNAVAILABLE', null, { status: 500, message: 'internal error' });
+      registryError = new RegistryError('INTERNAL_ERROR');
     }
   }
   // A body that was refused before it was read to the end (an upload over the size limit, a chunk

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerHttpMetrics } from '../metrics/http-metrics.js';
-import { RegistryError } from '../oci/errors.js';
 import type { Services } from '../services.js';
+import { answerClientError, installProtocolAnswers } from './client-errors.js';
 import { handleError } from './error-handler.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { parseListenAddress, registerMetricsRoutes } from './metrics-routes.js';
-import { registerV2Routes } from './v2-routes.js';
+import { registerRequestGuards } from './request-guards.js';
+import { answerUnrouted, registerV2Routes } from './v2-routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -22,8 +24,15 @@ export function createHttpServer(services: Services): FastifyInstance {
     loggerInstance: logger,
     // genReqId validates the client's X-Request-Id; Fastify's requestIdHeader would echo it unchecked.
     requestIdHeader: false,
-    // Errors Fastify raises before routing (a malformed URL) get the OCI error format too.
+    // Errors Fastify raises before routing (a malformed URL) get the OCI error format too, and so
+    // do those of Node's HTTP parser (client-errors.ts).
     frameworkErrors: handleError,
+    clientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) {
+      answerClientError(logger, error, socket);
+    },
+    // request-guards.ts answers these two in the OCI format instead of Node and Fastify.
+    http: { requireHostHeader: false },
+    return503OnClosing: false,
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -31,7 +40,6 @@ export function createHttpServer(services: Services): FastifyInstance {
     trustProxy: config.server.trustProxy,
     // Uploads are streams we bound ourselves; Fastify's body limit would cap docker push at 1 MiB.
     bodyLimit: Number.MAX_SAFE_INTEGER,
-    return503OnClosing: true,
     // On close, idle keep-alive sockets are closed at once; requests in flight finish (drain).
     forceCloseConnections: 'idle',
     ...(https ? { http2: true as const, https } : {}),
@@ -46,10 +54,10 @@ export function createHttpServer(services: Services): FastifyInstance {
     done();
   });
   if (metrics) registerHttpMetrics(server, metrics);
+  registerRequestGuards(server, readiness);
   server.setErrorHandler(handleError);
-  server.setNotFoundHandler((request, reply) => {
-    handleError(new RegistryError('NOT_FOUND', { path: request.url.split('?')[0] }, { message: 'no such endpoint' }), request, reply);
-  });
+  server.setNotFoundHandler(async (request, reply) => answerUnrouted(request, reply));
+  if (!https) installProtocolAnswers(server.server as Server);
   registerV2Routes(server, { registry, observer, manifestMaxBytes: config.limits.manifestMaxBytes });
   registerHealthRoutes(server, readiness);
   if (metrics) registerMetricsRoutes(server, metrics);

@@ -25,7 +25,7 @@ const LOOKUPS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'DELETE']);
  * A lookup by a reference that is neither a digest nor a valid tag names a manifest that cannot
  * exist: 404 MANIFEST_UNKNOWN, as distribution answers (its route never matches such a reference)
  * and as the OCI conformance suite expects (it probes `.INVALID_MANIFEST_NAME` as "a nonexistent
- * manifest"). A PUT under such a tag stays 400 TAG_INVALID: there the request itself is wrong.
+ * manifest"). A PUT under such a tag stays 400 (TAG_INVALID, code MANIFEST_INVALID): there the request itself is wrong.
  */
 const manifest: Build = (name, ref, method) => {
   const value = decodeSegment(ref);
@@ -84,4 +84,6 @@ export function parseV2Path(rawPath: string, method = 'GET'): V2Path | null {
   return null;
 }
 
-export const notFound = (): RegistryError => new RegistryError('NOT_FOUND', null, { message: 'no such endpoint' });
+/** 404 for a path that names no endpoint; the detail carries the path (without the query), cut short. */
+export const endpointUnknown = (rawUrl: string): RegistryError =>
+  new RegistryError('ENDPOINT_UNKNOWN', { path: rawUrl.split('?')[0]!.slice(0, 200) }, { message: 'no such endpoint' });

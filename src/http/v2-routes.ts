@@ -7,15 +7,16 @@ import type { HandlerContext } from './handlers/context.js';
 import { listCatalog, listReferrers, listTags } from './handlers/listings.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './handlers/uploads.js';
-import { notFound, parseV2Path, type Endpoint, type V2Path } from './v2-path.js';
+import { endpointUnknown, parseV2Path, type Endpoint, type V2Path } from './v2-path.js';
 
 const HOST_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i;
 
-type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
+type Method = (typeof METHODS)[number];
 type Handler = (ctx: HandlerContext<any>) => Promise<void>;
 
 /** The endpoint × method table of the distribution API. A missing entry is 405 UNSUPPORTED. */
-const TABLE: Partial<Record<Endpoint, Partial<Record<Method, Handler>>>> = {
+const TABLE: Record<Exclude<Endpoint, 'base' | 'catalog'>, Partial<Record<Method, Handler>>> = {
   manifest: {
     GET: (ctx) => getManifest(ctx, false),
     HEAD: (ctx) => getManifest(ctx, true),
@@ -45,24 +46,16 @@ declare module 'fastify' {
 export function registerV2Routes(app: FastifyInstance, options: V2Options): void {
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     reply.header('Docker-Distribution-API-Version', 'registry/2.0');
-    const rawUrl = request.raw.url ?? '/';
-    const queryStart = rawUrl.indexOf('?');
-    const rawPath = (queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart)).replace(/^\/v2\/?/, '');
-    const path = parseV2Path(rawPath, request.method);
-    if (path === null) throw notFound();
-    request.endpoint = path.endpoint;
+    const path = routeV2(request);
     const method = request.method as Method;
     const query = request.query as Record<string, string | undefined>;
     if (path.endpoint === 'base') {
-      if (method !== 'GET' && method !== 'HEAD') throw unsupported(method);
       return reply.header('Content-Type', 'application/json').send('{}');
     }
     if (path.endpoint === 'catalog') {
-      if (method !== 'GET') throw unsupported(method);
       return listCatalog({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes });
     }
-    const handler = TABLE[path.endpoint]?.[method];
-    if (!handler) throw unsupported(method);
+    const handler = TABLE[path.endpoint][method]!;
     const repository = options.registry.repository(path.name, query.ns);
     // Echoed only once routing accepted it, and only if it is a host name: never raw client bytes.
     if (query.ns !== undefined && HOST_NAME.test(query.ns)) reply.header('OCI-Namespace', query.ns);
@@ -77,11 +70,46 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
       manifestMaxBytes: options.manifestMaxBytes,
     });
   };
-  const methods: Method[] = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'];
   // Explicit HEAD routes: Fastify's automatic HEAD would run the GET handler (and read blobs).
-  app.route({ method: methods, url: '/v2', handler: handle, exposeHeadRoute: false });
-  app.route({ method: methods, url: '/v2/*', handler: handle, exposeHeadRoute: false });
+  app.route({ method: [...METHODS], url: '/v2', handler: handle, exposeHeadRoute: false });
+  app.route({ method: [...METHODS], url: '/v2/*', handler: handle, exposeHeadRoute: false });
 }
 
-const unsupported = (method: string): RegistryError =>
-  new RegistryError('UNSUPPORTED', { method }, { message: `method ${method} is not supported here` });
+/** The methods an endpoint answers, for `Allow` on 405. */
+function allowed(endpoint: Endpoint): string[] {
+  if (endpoint === 'base') return ['GET', 'HEAD'];
+  if (endpoint === 'catalog') return ['GET'];
+  return Object.keys(TABLE[endpoint]);
+}
+
+/**
+ * The endpoint a request addresses, once its method is one the endpoint answers. A path that names
+ * no endpoint is 404; a method the endpoint lacks — one of ours, or one Fastify never routes here
+ * (OPTIONS, TRACE, PROPFIND…) — is 405 UNSUPPORTED with `Allow`, as RFC 9110 asks.
+ */
+export function routeV2(request: FastifyRequest): V2Path {
+  const rawUrl = request.raw.url ?? '/';
+  const queryStart = rawUrl.indexOf('?');
+  const rawPath = (queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart)).replace(/^\/v2\/?/, '');
+  const path = parseV2Path(rawPath, request.method);
+  if (path === null) throw endpointUnknown(rawUrl);
+  request.endpoint = path.endpoint;
+  const methods = allowed(path.endpoint);
+  if (!methods.includes(request.method)) {
+    throw new RegistryError('UNSUPPORTED', { method: request.method, allowed: methods }, {
+      message: `method ${request.method} is not supported here`,
+      headers: { Allow: methods.join(', ') },
+    });
+  }
+  return path;
+}
+
+/** The answer to requests no route took: a registry endpoint with an unrouted method is 405, anything else 404. */
+export function answerUnrouted(request: FastifyRequest, reply: FastifyReply): never {
+  const rawUrl = request.raw.url ?? '/';
+  if (/^\/v2(\/|\?|$)/.test(rawUrl)) {
+    reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+    routeV2(request);
+  }
+  throw endpointUnknown(rawUrl);
+}

@@ -16,7 +16,7 @@ export function parseReference(value: string): Reference {
     if (!isDigest(value)) throw new RegistryError('DIGEST_INVALID', { digest: value.slice(0, 200) }, { message: 'invalid digest' });
     return { kind: 'digest', digest: value };
   }
-  if (!isTag(value)) throw new RegistryError('TAG_INVALID', { tag: value.slice(0, 200) }, { message: 'invalid tag' });
+  if (!isTag(value)) throw new RegistryError('TAG_INVALID', { tag: value.slice(0, 200) }, { message: 'invalid tag: up to 128 characters of [A-Za-z0-9_.-], not starting with . or -' });
   return { kind: 'tag', tag: value };
 }
 

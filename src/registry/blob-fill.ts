@@ -98,14 +98,14 @@ export class BlobFill {
     try {
       await writeCoalesced(response.body as AsyncIterable<Buffer>, writer);
       if (this.size !== null && writer.bytesWritten !== this.size) {
-        throw new RegistryError('BLOB_UNKNOWN', { digest: this.digest }, { status: 502, message: `upstream sent ${writer.bytesWritten} of ${this.size} bytes` });
+        throw new RegistryError('UPSTREAM_UNAVAILABLE', { digest: this.digest }, { message: `upstream sent ${writer.bytesWritten} of ${this.size} bytes` });
       }
       const info = await writer.commit(this.digest);
       logger.debug({ digest: this.digest, size: info.size, upstream }, 'blob cached');
       return info;
     } catch (e) {
       this.failed = true;
-      if (e instanceof RegistryError && e.code === 'DIGEST_INVALID') {
+      if (e instanceof RegistryError && e.kind === 'DIGEST_INVALID') {
         observer.digestMismatch({ upstream, kind: 'blob' });
         logger.warn({ digest: this.digest, upstream, detail: e.detail }, 'upstream blob did not match its digest; discarded');
       } else {
@@ -177,7 +177,7 @@ async function writeCoalesced(body: AsyncIterable<Buffer>, writer: BlobWriter): 
 
 /** What a client sees when a fill fails: never a raw upstream error, never "your digest is invalid". */
 function fillFailure(error: unknown, digest: Digest): RegistryError {
-  if (error instanceof RegistryError && error.code === 'DIGEST_INVALID') {
+  if (error instanceof RegistryError && error.kind === 'DIGEST_INVALID') {
     return new RegistryError('UPSTREAM_UNAVAILABLE', { digest, reason: 'the upstream sent bytes that do not match the digest' });
   }
   return toRegistryError(error, 'BLOB_UNKNOWN', { digest });

@@ -17,7 +17,7 @@ export function resolveRange(range: RangeRequest, size: number): ByteRange {
     end = Math.min(range.end ?? size - 1, size - 1);
   }
   if (size === 0 || start >= size || start > end || ('suffix' in range && range.suffix === 0)) {
-    throw new RegistryError('RANGE_INVALID', { size }, { headers: { 'Content-Range': `bytes */${size}` } });
+    throw new RegistryError('RANGE_NOT_SATISFIABLE', { size }, { message: `requested range not satisfiable: the blob has ${size} bytes`, headers: { 'Content-Range': `bytes */${size}` } });
   }
   return { start, end };
 }

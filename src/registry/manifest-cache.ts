@@ -205,7 +205,7 @@ export class ManifestCache {
     try {
       bytes = await this.deps.blobs.readBytes(digest);
     } catch (e) {
-      if (!(e instanceof RegistryError && e.code === 'BLOB_UNKNOWN')) throw e;
+      if (!(e instanceof RegistryError && e.kind === 'BLOB_UNKNOWN')) throw e;
       // The record outlived its bytes (evicted): fetch them again, by digest so they are verified.
       await this.fetch(target, digest, `${target.key}@${digest}`, () => this.fetchAndStore(target, digest, digest));
       return this.bytes.get(digest) ?? this.deps.blobs.readBytes(digest);

@@ -17,7 +17,6 @@ export function toRegistryError(error: unknown, notFound: 'MANIFEST_UNKNOWN' | '
     case 'rate-limited': {
       const seconds = Math.max(1, Math.ceil((error.options.retryAfterMs ?? 60_000) / 1000));
       return new RegistryError('UNAVAILABLE', { ...detail, reason: 'the upstream registry is rate limiting requests' }, {
-        status: 503,
         headers: { 'Retry-After': String(seconds) },
       });
     }

@@ -68,7 +68,7 @@ export class UploadStore {
       const current = await this.get(session.id, session.repository);
       if (options.start !== undefined && options.start !== current.offset) {
         source.resume();
-        throw new RegistryError('RANGE_INVALID', { expected: current.offset, got: options.start }, {
+        throw new RegistryError('CHUNK_OUT_OF_ORDER', { expected: current.offset, got: options.start }, {
           headers: { Range: `0-${Math.max(current.offset - 1, 0)}` },
         });
       }
@@ -81,7 +81,7 @@ export class UploadStore {
         transform(chunk: Buffer, _enc, callback) {
           received += chunk.length;
           if (limit > 0 && current.offset + received > limit) {
-            callback(new RegistryError('SIZE_INVALID', { limit }, { status: 413, message: 'blob exceeds the configured size limit' }));
+            callback(new RegistryError('BLOB_TOO_LARGE', { limit }));
             return;
           }
           hash?.update(chunk);

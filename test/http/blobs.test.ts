@@ -108,7 +108,7 @@ describe('Range', () => {
 
   it.each(['bytes=100000-', 'bytes=200000-300000', 'bytes=-0'])('%s is 416 with Content-Range: bytes */size', async (range) => {
     const res = await get(range);
-    await expectOciError(res, 416, 'RANGE_INVALID');
+    await expectOciError(res, 416, 'SIZE_INVALID');
     expect(res.headers.get('content-range')).toBe(`bytes */${blob.length}`);
   });
 

@@ -55,7 +55,7 @@ describe('restart', () => {
 
       // A chunk that does not continue from the persisted offset is still refused.
       const wrong = await client.fetch(location, { method: 'PATCH', headers: { 'Content-Range': `0-9` }, body: blob.subarray(0, 10) });
-      await expectOciError(wrong, 416, 'RANGE_INVALID');
+      await expectOciError(wrong, 416, 'BLOB_UPLOAD_INVALID');
       expect(wrong.headers.get('range')).toBe(`0-${split - 1}`);
 
       const rest = blob.subarray(split);

@@ -198,7 +198,7 @@ describe('chunked PATCH', () => {
     for (const range of ['1500-1999', '500-1499']) {
       const [start, end] = range.split('-').map(Number) as [number, number];
       const res = await client.fetch(location, { method: 'PATCH', headers: { 'Content-Range': range }, body: bytes.subarray(start, end + 1) });
-      await expectOciError(res, 416, 'RANGE_INVALID');
+      await expectOciError(res, 416, 'BLOB_UPLOAD_INVALID');
       expect(res.headers.get('range')).toBe('0-999');
       expect(res.headers.get('location')).toBe(location);
     }
@@ -212,7 +212,7 @@ describe('chunked PATCH', () => {
   it('a first chunk that does not start at 0 is 416', async () => {
     const location = await client.startUpload('up/order');
     const res = await client.fetch(location, { method: 'PATCH', headers: { 'Content-Range': '10-19' }, body: Buffer.alloc(10) });
-    await expectOciError(res, 416, 'RANGE_INVALID');
+    await expectOciError(res, 416, 'BLOB_UPLOAD_INVALID');
     expect(res.headers.get('range')).toBe('0-0');
   });
 

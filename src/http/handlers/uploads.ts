@@ -83,7 +83,7 @@ export async function startUpload(ctx: HandlerContext<UploadsPath>): Promise<voi
  */
 function chunkOptions(request: FastifyRequest): { start?: number; length?: number } {
   const range = parseContentRange(request.headers['content-range'] as string | undefined);
-  if (range === 'invalid') throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'malformed Content-Range' }, { status: 400 });
+  if (range === 'invalid') throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'malformed Content-Range' }, { message: 'malformed Content-Range' });
   const length = requestLength(request);
   if (range && length !== undefined && length !== range.end - range.start + 1) {
     throw new RegistryError('SIZE_INVALID', { reason: 'Content-Range and Content-Length disagree' });
@@ -97,7 +97,7 @@ async function appendChunk(ctx: HandlerContext<UploadPath>, options: { start?: n
   try {
     return await repository.appendUpload(path.id, requestBody(request), options);
   } catch (e) {
-    if (e instanceof RegistryError && e.code === 'RANGE_INVALID') e.headers.Location = uploadLocation(path.name, path.id);
+    if (e instanceof RegistryError && e.kind === 'CHUNK_OUT_OF_ORDER') e.headers.Location = uploadLocation(path.name, path.id);
     throw e;
   }
 }
