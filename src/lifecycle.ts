@@ -9,9 +9,12 @@ export interface Lifecycle {
   shutdown(): Promise<void>;
 }
 
+const PULL_FLUSH_MS = 5_000;
+const STATS_SAMPLE_MS = 10_000;
+
 /** Starts the background work (abandoned-upload purge) and returns how to stop everything. */
 export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
-  const { config, logger, storage, fills, proxies, readiness } = services;
+  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history } = services;
   const purge = setInterval(() => {
     storage.uploads.purgeOlderThan(config.limits.uploadSessionTtl).then(
       (n) => n > 0 && logger.info({ purged: n }, 'purged abandoned upload sessions'),
@@ -19,11 +22,21 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
     );
   }, Math.min(config.limits.uploadSessionTtl, 3_600_000));
   purge.unref();
+  // Pull counts reach the store in batches, never on the request path (registry/pull-recorder.ts).
+  const flushPulls = setInterval(() => void pulls.flush(), PULL_FLUSH_MS);
+  flushPulls.unref();
+  // The stats page charts the process's recent history (metrics/stats-history.ts).
+  history.add(traffic.sample(Date.now()));
+  const sample = setInterval(() => history.add(traffic.sample(Date.now())), STATS_SAMPLE_MS);
+  sample.unref();
 
   const close = async (): Promise<void> => {
     readiness.beginShutdown();
     await ops?.close();
     clearInterval(purge);
+    clearInterval(flushPulls);
+    clearInterval(sample);
+    await pulls.flush();
     await storage.indexed;
     await fills.settled();
     await Promise.all([...proxies.values()].map((p) => p.upstream.close()));

@@ -6,14 +6,21 @@ import { fanOut } from './metrics/fan-out.js';
 import { StowageMetrics } from './metrics/metrics.js';
 import { Readiness } from './metrics/readiness.js';
 import { RegistryMetrics } from './metrics/registry-metrics.js';
+import { StatsHistory } from './metrics/stats-history.js';
+import { TrafficStats } from './metrics/traffic-stats.js';
 import { UpstreamMetrics } from './metrics/upstream-metrics.js';
 import { BlobFills } from './registry/blob-fills.js';
 import { HostedRepository } from './registry/hosted-repository.js';
+import { ImageReader } from './registry/image-reader.js';
 import { ManifestCache } from './registry/manifest-cache.js';
 import { NamePatterns } from './registry/name-pattern.js';
 import { ProxiedRepository } from './registry/proxied-repository.js';
+import { PullRecorder } from './registry/pull-recorder.js';
 import { Registry } from './registry/registry.js';
 import { NOOP_REGISTRY_OBSERVER, type RegistryObserver } from './registry/registry-observer.js';
+import { RepositoryViews } from './registry/repository-views.js';
+import { withChangeHook } from './storage/metadata-change-hook.js';
+import type { MetadataStore } from './storage/metadata-store.js';
 import { openStorage, type Storage } from './storage/open-storage.js';
 import { createUpstream } from './upstream/create-upstream.js';
 import { NOOP_UPSTREAM_OBSERVER, type Upstream, type UpstreamObserver } from './upstream/upstream.js';
@@ -49,6 +56,16 @@ export interface Services {
   registry: Registry;
   /** Backs /readyz; `beginShutdown()` makes it fail before the server stops accepting. */
   readiness: Readiness;
+  /** The metadata store every writer uses: `storage.metadata`, telling `views` what changed. */
+  metadata: MetadataStore;
+  /** Browsing (the /api/v1 repositories and tags): stored content only, never an upstream. */
+  views: RepositoryViews;
+  images: ImageReader;
+  /** Pull counts, batched into `storage.pulls` (flushed by lifecycle.ts). */
+  pulls: PullRecorder;
+  /** The figures of /api/v1/stats, and their recent history (sampled by lifecycle.ts). */
+  traffic: TrafficStats;
+  history: StatsHistory;
 }
 
 /**
@@ -60,8 +77,9 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   const metrics = config.metrics.enabled
     ? new StowageMetrics({ upstreams: Object.keys(config.upstreams), cacheBudgetBytes: config.storage.maxSize })
     : null;
-  const observer = fanOut(NOOP_REGISTRY_OBSERVER, [options.registryObserver, metrics && new RegistryMetrics(metrics)]);
-  const upstreamObserver = fanOut(NOOP_UPSTREAM_OBSERVER, [options.upstreamObserver, metrics && new UpstreamMetrics(metrics)]);
+  const traffic = new TrafficStats(Object.keys(config.upstreams), options.now);
+  const observer = fanOut(NOOP_REGISTRY_OBSERVER, [options.registryObserver, metrics && new RegistryMetrics(metrics), traffic]);
+  const upstreamObserver = fanOut(NOOP_UPSTREAM_OBSERVER, [options.upstreamObserver, metrics && new UpstreamMetrics(metrics), traffic]);
   const storage = await openStorage(
     { path: config.storage.path, maxSize: config.storage.maxSize, blobMaxBytes: config.limits.blobMaxBytes },
     {
@@ -71,7 +89,16 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     },
     options.now,
   );
-  const { blobs, metadata, uploads, cache } = storage;
+  const { blobs, uploads, cache } = storage;
+  const images = new ImageReader(blobs);
+  const views: RepositoryViews = new RepositoryViews({
+    metadata: storage.metadata,
+    blobs,
+    reader: images,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const metadata = withChangeHook(storage.metadata, (key, listChanged) => views.invalidate(key, listChanged));
+  const pulls = new PullRecorder(storage.pulls, logger, options.now);
   const fills = new BlobFills({ blobs, observer, logger });
 
   const proxies = new Map<string, Proxy>();
@@ -119,5 +146,6 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     },
   });
   const readiness = new Readiness({ probeDir: storage.layout.tmp });
-  return { config, logger, metrics, observer, storage, fills, proxies, registry, readiness };
+  const history = new StatsHistory();
+  return { config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history };
 }

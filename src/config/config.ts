@@ -88,6 +88,8 @@ export const CONFIG_SCHEMA = section(
       drainTimeout: duration(30_000),
       /** Trust X-Forwarded-* from a reverse proxy (affects Location URLs and logged client IPs). */
       trustProxy: bool(false),
+      /** How clients reach Stowage (https://registry.example.com): pull commands in the UI, the token realm. */
+      publicUrl: nullableString(null),
     }),
     storage: section({
       path: string('./data').withAliases('STORAGE_ROOT'),

@@ -5,6 +5,8 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerHttpMetrics } from '../metrics/http-metrics.js';
 import type { Services } from '../services.js';
+import { OPEN_ACCESS } from './api/access.js';
+import { registerApiRoutes } from './api/routes.js';
 import { answerClientError, installProtocolAnswers } from './client-errors.js';
 import { handleError } from './error-handler.js';
 import { registerHealthRoutes } from './health-routes.js';
@@ -58,7 +60,9 @@ export function createHttpServer(services: Services): FastifyInstance {
   server.setErrorHandler(handleError);
   server.setNotFoundHandler(async (request, reply) => answerUnrouted(request, reply));
   if (!https) installProtocolAnswers(server.server as Server);
-  registerV2Routes(server, { registry, observer, manifestMaxBytes: config.limits.manifestMaxBytes });
+  registerV2Routes(server, { registry, observer, manifestMaxBytes: config.limits.manifestMaxBytes, pulls: services.pulls });
+  // Open until access control (issue 10) provides `services.access`.
+  registerApiRoutes(server, services, OPEN_ACCESS);
   registerHealthRoutes(server, readiness);
   if (metrics) registerMetricsRoutes(server, metrics);
   return server;

@@ -7,6 +7,7 @@ import { parseRepositoryName, type RepositoryName } from '../oci/repository-name
 export type V2Path =
   | { endpoint: 'base' }
   | { endpoint: 'catalog' }
+  | { endpoint: 'allTags' }
   | { endpoint: 'manifest'; name: RepositoryName; reference: Reference }
   | { endpoint: 'blob'; name: RepositoryName; digest: Digest }
   | { endpoint: 'uploads'; name: RepositoryName }
@@ -77,6 +78,7 @@ function decodeSegment(segment: string): string {
 export function parseV2Path(rawPath: string, method = 'GET'): V2Path | null {
   if (rawPath === '') return { endpoint: 'base' };
   if (rawPath === '_catalog') return { endpoint: 'catalog' };
+  if (rawPath === 'tags/list') return { endpoint: 'allTags' };
   for (const [pattern, build] of [...PATTERNS, ...MULTI_SEGMENT]) {
     const match = pattern.exec(rawPath);
     if (match) return build(parseRepositoryName(match[1]!), match[2] ?? '', method);

@@ -4,7 +4,7 @@ import type { Registry } from '../registry/registry.js';
 import type { RegistryObserver } from '../registry/registry-observer.js';
 import { deleteBlob, getBlob, headBlob } from './handlers/blobs.js';
 import type { HandlerContext } from './handlers/context.js';
-import { listCatalog, listReferrers, listTags } from './handlers/listings.js';
+import { listAllTags, listCatalog, listReferrers, listTags } from './handlers/listings.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './handlers/uploads.js';
 import { endpointUnknown, parseV2Path, type Endpoint, type V2Path } from './v2-path.js';
@@ -16,7 +16,7 @@ type Method = (typeof METHODS)[number];
 type Handler = (ctx: HandlerContext<any>) => Promise<void>;
 
 /** The endpoint × method table of the distribution API. A missing entry is 405 UNSUPPORTED. */
-const TABLE: Record<Exclude<Endpoint, 'base' | 'catalog'>, Partial<Record<Method, Handler>>> = {
+const TABLE: Record<Exclude<Endpoint, 'base' | 'catalog' | 'allTags'>, Partial<Record<Method, Handler>>> = {
   manifest: {
     GET: (ctx) => getManifest(ctx, false),
     HEAD: (ctx) => getManifest(ctx, true),
@@ -34,6 +34,7 @@ export interface V2Options {
   registry: Registry;
   observer: RegistryObserver;
   manifestMaxBytes: number;
+  pulls?: HandlerContext<unknown>['pulls'];
 }
 
 declare module 'fastify' {
@@ -55,6 +56,9 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
     if (path.endpoint === 'catalog') {
       return listCatalog({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes });
     }
+    if (path.endpoint === 'allTags') {
+      return listAllTags({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes });
+    }
     const handler = TABLE[path.endpoint][method]!;
     const repository = options.registry.repository(path.name, query.ns);
     // Echoed only once routing accepted it, and only if it is a host name: never raw client bytes.
@@ -62,12 +66,13 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
     return handler({
       request,
       reply,
-      path: path as Exclude<V2Path, { endpoint: 'base' | 'catalog' }>,
+      path: path as Exclude<V2Path, { endpoint: 'base' | 'catalog' | 'allTags' }>,
       registry: options.registry,
       observer: options.observer,
       repository,
       query,
       manifestMaxBytes: options.manifestMaxBytes,
+      ...(options.pulls ? { pulls: options.pulls } : {}),
     });
   };
   // Explicit HEAD routes: Fastify's automatic HEAD would run the GET handler (and read blobs).
@@ -78,7 +83,7 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
 /** The methods an endpoint answers, for `Allow` on 405. */
 function allowed(endpoint: Endpoint): string[] {
   if (endpoint === 'base') return ['GET', 'HEAD'];
-  if (endpoint === 'catalog') return ['GET'];
+  if (endpoint === 'catalog' || endpoint === 'allTags') return ['GET'];
   return Object.keys(TABLE[endpoint]);
 }
 

@@ -31,6 +31,9 @@ export type HttpRoute =
   | 'upload'
   | 'tags'
   | 'referrers'
+  | 'allTags'
+  | 'api'
+  | 'ui'
   | 'metrics'
   | 'health'
   | 'other';
@@ -45,6 +48,9 @@ export const HTTP_ROUTE_METHODS: Readonly<Record<HttpRoute, readonly string[]>> 
   upload: ['GET', 'PATCH', 'PUT', 'DELETE'],
   tags: ['GET'],
   referrers: ['GET'],
+  allTags: ['GET'],
+  api: ['GET', 'POST', 'DELETE'],
+  ui: ['GET'],
   metrics: ['GET'],
   health: ['GET'],
   other: ['GET'],

@@ -64,6 +64,8 @@ export const ERRORS = {
   RANGE_NOT_SATISFIABLE: { code: 'SIZE_INVALID', status: 416, message: 'requested range not satisfiable' },
   /** `n` on tags/list or the catalog that is not a count (distribution's PAGINATION_NUMBER_INVALID). */
   PAGINATION_NUMBER_INVALID: { code: 'UNSUPPORTED', status: 400, message: 'invalid number of results requested' },
+  /** A query parameter of the JSON API (/api/v1) that is not one it accepts: sort, order, kind, cursor, limit. */
+  PARAMETER_INVALID: { code: 'UNSUPPORTED', status: 400, message: 'invalid request parameter' },
   ENDPOINT_UNKNOWN: { code: 'UNSUPPORTED', status: 404, message: 'no such endpoint' },
   /** A method no endpoint knows (RFC 9110 allows 501 for it); a known one an endpoint lacks is 405. */
   METHOD_UNKNOWN: { code: 'UNSUPPORTED', status: 501, message: 'unknown method' },

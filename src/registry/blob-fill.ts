@@ -27,6 +27,15 @@ export class BlobFill {
   failed = false;
   private writer: BlobWriter | null = null;
 
+  /** Bytes downloaded so far (for the stats page). */
+  get bytesDone(): number {
+    return this.writer?.bytesWritten ?? 0;
+  }
+
+  get upstream(): string {
+    return this.deps.upstream;
+  }
+
   constructor(
     readonly digest: Digest,
     fetch: () => Promise<BlobResponse>,

@@ -32,6 +32,11 @@ export class BlobFills {
     return this.active.size;
   }
 
+  /** The downloads running now, with bytes done of total (null: the upstream sent no length). */
+  progress(): Array<{ digest: Digest; upstream: string; bytesDone: number; size: number | null }> {
+    return [...this.active.values()].filter((f) => !f.failed).map((f) => ({ digest: f.digest, upstream: f.upstream, bytesDone: f.bytesDone, size: f.size }));
+  }
+
   /** Resolves when every fill has settled (for shutdown and tests). */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.active.values()].map((f) => f.done));

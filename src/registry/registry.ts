@@ -57,8 +57,18 @@ export class Registry {
 
   /** Names of every repository with stored manifests, as clients address them (proxied ones prefixed). */
   async catalog(): Promise<string[]> {
+    return (await this.catalogEntries()).map((e) => e.name);
+  }
+
+  /** The catalog's names with where their metadata lives, sorted by name. */
+  async catalogEntries(): Promise<Array<{ name: string; key: RepositoryKey }>> {
     const keys = await this.options.metadata.listRepositories();
-    return keys.map((key) => key.replace(/^(hosted|proxied)\//, '')).sort();
+    return keys.map((key) => ({ name: key.replace(/^(hosted|proxied)\//, ''), key })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The tags stored for a repository (for a proxied one: those cached; the upstream is not asked). */
+  storedTags(key: RepositoryKey): Promise<string[]> {
+    return this.options.metadata.listTags(key);
   }
 
   private proxied(name: RepositoryName, upstream: string, remote: RepositoryName): Route {

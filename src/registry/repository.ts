@@ -4,6 +4,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import type { BlobReader, ByteRange } from '../storage/blob-store.js';
+import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession } from '../storage/upload-store.js';
 
 /** `Range: bytes=start-end` before it is checked against the blob's size; `end` absent = to the end. */
@@ -50,6 +51,8 @@ export interface PutManifestResult {
  */
 export interface Repository {
   readonly name: RepositoryName;
+  /** Where its metadata lives (hosted/<name>, proxied/<upstream>/<name>). */
+  readonly key: RepositoryKey;
 
   statBlob(digest: Digest): Promise<{ digest: Digest; size: number }>;
   openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody>;

@@ -3,7 +3,9 @@ import { CacheIndex } from './cache-index.js';
 import { rebuildCacheIndex } from './cache-index-rebuild.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { FsMetadataStore } from './fs-metadata-store.js';
+import { FsPullStats } from './fs-pull-stats.js';
 import { Layout } from './layout.js';
+import type { PullStatsStore } from './pull-stats.js';
 import { UploadStore } from './upload-store.js';
 
 export interface StorageSettings {
@@ -19,6 +21,7 @@ export interface Storage {
   metadata: FsMetadataStore;
   uploads: UploadStore;
   cache: CacheIndex;
+  pulls: PullStatsStore;
   /** Settles when the eviction index has been rebuilt from disk. */
   indexed: Promise<void>;
 }
@@ -49,5 +52,6 @@ export async function openStorage(
     now,
   );
   const indexed = rebuildCacheIndex(layout, blobs, cache).catch(hooks.rebuildFailed);
-  return { layout, blobs, metadata, uploads, cache, indexed };
+  const pulls = new FsPullStats(`${layout.root}/pulls`, layout.tmp);
+  return { layout, blobs, metadata, uploads, cache, pulls, indexed };
 }

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../registry/registry.js';
 import type { RegistryObserver } from '../../registry/registry-observer.js';
+import type { PullRecorder } from '../../registry/pull-recorder.js';
 import type { Repository } from '../../registry/repository.js';
 
 /** What every /v2 handler receives: the request, its parsed path and the resolved repository. */
@@ -14,6 +15,8 @@ export interface HandlerContext<P> {
   repository: Repository;
   query: Record<string, string | undefined>;
   manifestMaxBytes: number;
+  /** Counts manifest GETs (pulls) for the UI; absent where nothing counts them. */
+  pulls?: Pick<PullRecorder, 'pulled'>;
 }
 
 /** The raw request body stream (the catch-all content-type parser hands it over untouched). */

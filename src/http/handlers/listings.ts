@@ -40,6 +40,19 @@ export async function listCatalog(ctx: Omit<HandlerContext<unknown>, 'repository
   ctx.reply.header('Content-Type', 'application/json').send({ repositories });
 }
 
+/**
+ * `GET /v2/tags/list?n=&last=`: every repository of the catalog with its stored tags, in one call,
+ * paged by repository like the catalog (`n` repositories after `last`, `Link` to the next page).
+ * Cached repositories list the tags cached here: no upstream is asked.
+ */
+export async function listAllTags(ctx: Omit<HandlerContext<unknown>, 'repository'>): Promise<void> {
+  const entries = await ctx.registry.catalogEntries();
+  const page = paginate(ctx as HandlerContext<unknown>, entries.map((e) => e.name), '/v2/tags/list');
+  const keys = new Map(entries.map((e) => [e.name, e.key]));
+  const repositories = await Promise.all(page.map(async (name) => ({ name, tags: await ctx.registry.storedTags(keys.get(name)!) })));
+  ctx.reply.header('Content-Type', 'application/json').send({ repositories });
+}
+
 export async function listReferrers(ctx: HandlerContext<{ name: string; digest: Digest }>): Promise<void> {
   const { query, reply, repository, path } = ctx;
   let manifests = await repository.listReferrers(path.digest);

@@ -16,6 +16,8 @@ export async function getManifest(ctx: HandlerContext<ManifestPath>, head: boole
     .header('Content-Length', manifest.size);
   // The distribution spec allows only warn-code 299 with agent `-`.
   if (manifest.stale) reply.header('Warning', '299 - "Response is stale: the upstream registry is unavailable"');
+  // A pull is a manifest GET (HEADs are free, as on Docker Hub): one Map update, stored in batches.
+  if (!head) ctx.pulls?.pulled(repository.key, manifest.digest, path.reference.kind === 'tag' ? path.reference.tag : undefined);
   const ifNoneMatch = request.headers['if-none-match'];
   if (ifNoneMatch !== undefined && ifNoneMatch.split(',').some((v) => v.trim() === etag || v.trim() === '*')) {
     reply.code(304).removeHeader('Content-Length');
