@@ -10,6 +10,7 @@ import { StatsHistory } from './metrics/stats-history.js';
 import { TrafficStats } from './metrics/traffic-stats.js';
 import { UpstreamMetrics } from './metrics/upstream-metrics.js';
 import { BlobFills } from './registry/blob-fills.js';
+import { FinishingUploads } from './registry/finishing-uploads.js';
 import { HostedRepository } from './registry/hosted-repository.js';
 import { ImageReader } from './registry/image-reader.js';
 import { ManifestCache } from './registry/manifest-cache.js';
@@ -124,7 +125,8 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     proxies.set(name, { upstream, manifests });
   }
 
-  const hostedDeps = { blobs, metadata, uploads, cache, observer, manifestMaxBytes: config.limits.manifestMaxBytes };
+  const finishing = new FinishingUploads();
+  const hostedDeps = { blobs, metadata, uploads, cache, observer, manifestMaxBytes: config.limits.manifestMaxBytes, finishing };
   const registry = new Registry({
     hosted: new NamePatterns(config.hosted),
     upstreams: new Set(proxies.keys()),

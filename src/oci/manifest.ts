@@ -1,6 +1,7 @@
+import { checkDescriptorFields, checkManifestFields, manifestInvalid as invalid } from './descriptor-fields.js';
 import type { Digest } from './digest.js';
 import { isDigest } from './digest.js';
-import { RegistryError } from './errors.js';
+import { jsonNestsDeeperThan } from './json-depth.js';
 import { FOREIGN_LAYER_MEDIA_TYPES, INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, SCHEMA1_MEDIA_TYPES } from './media-types.js';
 
 export interface Descriptor {
@@ -29,29 +30,39 @@ export interface ParsedManifest {
   annotations?: Record<string, string>;
 }
 
-const invalid = (detail: string): RegistryError => new RegistryError('MANIFEST_INVALID', detail);
+/**
+ * How deep a pushed manifest may nest. Real ones reach 5 (index → manifests → descriptor → platform
+ * → os.features); unknown fields may add some. Anything deeper is refused before it is parsed.
+ */
+export const MAX_MANIFEST_DEPTH = 64;
 
-function descriptor(value: unknown, where: string): Descriptor {
-  if (typeof value !== 'object' || value === null) throw invalid(`${where}: descriptor must be an object`);
+function descriptor(value: unknown, where: string, strict: boolean): Descriptor {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${where}: descriptor must be an object`);
   const d = value as Record<string, unknown>;
-  if (typeof d.mediaType !== 'string' || d.mediaType === '') throw invalid(`${where}: mediaType is required`);
-  if (typeof d.digest !== 'string' || !isDigest(d.digest)) throw invalid(`${where}: invalid digest`);
-  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw invalid(`${where}: invalid size`);
+  if (typeof d.mediaType !== 'string' || d.mediaType === '') throw invalid(`${where}.mediaType must be a non-empty string`);
+  if (typeof d.digest !== 'string' || !isDigest(d.digest)) throw invalid(`${where}.digest is not a valid digest`);
+  if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) throw invalid(`${where}.size must be a non-negative integer`);
+  if (strict) checkDescriptorFields(d, where);
   return d as unknown as Descriptor;
 }
 
-function descriptors(value: unknown, where: string): Descriptor[] {
+function descriptors(value: unknown, where: string, strict: boolean): Descriptor[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw invalid(`${where} must be an array`);
-  return value.map((v, i) => descriptor(v, `${where}[${i}]`));
+  return value.map((v, i) => descriptor(v, `${where}[${i}]`, strict));
 }
 
 /**
  * Parses and validates manifest bytes. `contentType` is the media type the client declared (PUT
  * Content-Type, or the upstream response); the payload's own `mediaType`, when present, must agree.
  * Schema1 is refused: current Docker and containerd cannot pull it, and it cannot be verified.
+ * `strict` (pushes) also checks the depth and every typed field of the image spec
+ * (descriptor-fields.ts); upstream manifests are parsed only for what the cache needs, so a
+ * registry's quirks never stop a pull.
  */
-export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
+export function parseManifest(bytes: Uint8Array, contentType: string | undefined, options: { strict?: boolean } = {}): ParsedManifest {
+  const strict = options.strict ?? false;
+  if (strict && jsonNestsDeeperThan(bytes, MAX_MANIFEST_DEPTH)) throw invalid(`nested deeper than ${MAX_MANIFEST_DEPTH} levels`);
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
@@ -62,6 +73,10 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   const m = json as Record<string, unknown>;
   const declared = contentType?.split(';')[0]?.trim().toLowerCase();
   const embedded = typeof m.mediaType === 'string' ? m.mediaType : undefined;
+  if (strict) {
+    if (m.mediaType !== undefined && embedded === undefined) throw invalid('mediaType must be a string');
+    checkManifestFields(m);
+  }
 
   if ((declared && SCHEMA1_MEDIA_TYPES.has(declared)) || m.schemaVersion === 1) {
     throw invalid('Docker schema1 manifests are not supported; re-push the image with a current client');
@@ -76,7 +91,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   }
   if (!MANIFEST_MEDIA_TYPES.has(mediaType)) throw invalid(`unsupported manifest media type ${mediaType}`);
 
-  const subject = m.subject === undefined ? undefined : descriptor(m.subject, 'subject');
+  const subject = m.subject === undefined ? undefined : descriptor(m.subject, 'subject', strict);
   const base = {
     mediaType,
     ...(subject ? { subject } : {}),
@@ -85,10 +100,10 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   };
   if (INDEX_MEDIA_TYPES.has(mediaType)) {
     if (!Array.isArray(m.manifests)) throw invalid('an index must have a manifests array');
-    return { ...base, blobs: [], manifests: descriptors(m.manifests, 'manifests') };
+    return { ...base, blobs: [], manifests: descriptors(m.manifests, 'manifests', strict) };
   }
-  const config = descriptor(m.config, 'config');
-  const layers = descriptors(m.layers, 'layers');
+  const config = descriptor(m.config, 'config', strict);
+  const layers = descriptors(m.layers, 'layers', strict);
   return { ...base, blobs: [config, ...layers.filter((layer) => !isForeignLayer(layer))], manifests: [] };
 }
 

@@ -11,9 +11,19 @@ import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession, UploadStore } from '../storage/upload-store.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
+import type { FinishingUploads } from './finishing-uploads.js';
 import { checkPushedManifest, referrerDescriptor } from './manifest-writes.js';
 import type { RegistryObserver } from './registry-observer.js';
-import { servesBlob, type BlobBody, type ManifestContent, type ManifestRequest, type PutManifestResult, type RangeRequest, type Repository } from './repository.js';
+import {
+  servesBlob,
+  type BlobBody,
+  type LastChunk,
+  type ManifestContent,
+  type ManifestRequest,
+  type PutManifestResult,
+  type RangeRequest,
+  type Repository,
+} from './repository.js';
 
 export interface HostedDeps {
   blobs: BlobStore;
@@ -23,6 +33,7 @@ export interface HostedDeps {
   /** Hosted content leaves the eviction index: it is not a cache. */
   cache: CacheIndex;
   manifestMaxBytes: number;
+  finishing: FinishingUploads;
 }
 
 const manifestUnknown = (reference: Reference): RegistryError =>
@@ -136,26 +147,46 @@ export class HostedRepository implements Repository {
     return true;
   }
 
-  getUpload(id: string): Promise<UploadSession> {
+  async getUpload(id: string): Promise<UploadSession> {
+    this.admit(id);
     return this.deps.uploads.get(id, this.key);
   }
 
   async appendUpload(id: string, body: Readable, options: { start?: number; length?: number }): Promise<UploadSession> {
+    this.admit(id);
     const session = await this.deps.uploads.get(id, this.key);
     return this.deps.uploads.append(session, body, options);
   }
 
-  async completeUpload(id: string, digest: Digest): Promise<{ digest: Digest; size: number }> {
-    const session = await this.deps.uploads.get(id, this.key);
-    const info = await this.deps.uploads.complete(session, digest);
-    await this.deps.metadata.linkBlob(this.key, digest);
-    this.deps.cache.forget(digest);
-    this.deps.observer.push({ kind: 'blob', bytes: info.size });
-    return info;
+  async completeUpload(id: string, digest: Digest, lastChunk?: LastChunk): Promise<{ digest: Digest; size: number }> {
+    this.admit(id);
+    const release = this.deps.finishing.begin(this.key, id);
+    try {
+      let session = await this.deps.uploads.get(id, this.key);
+      if (lastChunk) session = await this.deps.uploads.append(session, lastChunk.body, lastChunk.options);
+      const info = await this.deps.uploads.complete(session, digest);
+      await this.deps.metadata.linkBlob(this.key, digest);
+      this.deps.cache.forget(digest);
+      this.deps.observer.push({ kind: 'blob', bytes: info.size });
+      return info;
+    } finally {
+      release();
+    }
   }
 
   async cancelUpload(id: string): Promise<void> {
-    const session = await this.deps.uploads.get(id, this.key);
-    await this.deps.uploads.cancel(session);
+    this.admit(id);
+    const release = this.deps.finishing.begin(this.key, id);
+    try {
+      const session = await this.deps.uploads.get(id, this.key);
+      await this.deps.uploads.cancel(session);
+    } finally {
+      release();
+    }
+  }
+
+  /** A session whose PUT or DELETE is running is finished for every other request (FinishingUploads). */
+  private admit(id: string): void {
+    if (this.deps.finishing.has(this.key, id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id }, { message: 'the upload is being completed or cancelled' });
   }
 }

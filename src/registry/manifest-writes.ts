@@ -15,7 +15,7 @@ export function checkPushedManifest(
   if (bytes.length > maxBytes) {
     throw new RegistryError('MANIFEST_TOO_LARGE', { size: bytes.length, limit: maxBytes }, { message: `manifest exceeds ${maxBytes} bytes` });
   }
-  const manifest = parseManifest(bytes, contentType);
+  const manifest = parseManifest(bytes, contentType, { strict: true });
   const algorithm = reference.kind === 'digest' ? (reference.digest.startsWith('sha512:') ? 'sha512' : 'sha256') : 'sha256';
   const digest = digestOf(bytes, algorithm);
   if (reference.kind === 'digest' && reference.digest !== digest) {

@@ -39,6 +39,12 @@ export interface ManifestRequest {
   head: boolean;
 }
 
+/** The final chunk a completing PUT may carry, appended in the same step as the commit. */
+export interface LastChunk {
+  body: Readable;
+  options: { start?: number; length?: number };
+}
+
 export interface PutManifestResult {
   digest: Digest;
   subject?: Digest;
@@ -73,7 +79,8 @@ export interface Repository {
   mountBlob(digest: Digest, source: Repository): Promise<boolean>;
   getUpload(id: string): Promise<UploadSession>;
   appendUpload(id: string, body: Readable, options: { start?: number; length?: number }): Promise<UploadSession>;
-  completeUpload(id: string, digest: Digest): Promise<{ digest: Digest; size: number }>;
+  /** Appends `lastChunk` if given and commits; from its call on, the session is gone for other requests. */
+  completeUpload(id: string, digest: Digest, lastChunk?: LastChunk): Promise<{ digest: Digest; size: number }>;
   cancelUpload(id: string): Promise<void>;
 }
 

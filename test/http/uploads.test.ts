@@ -5,8 +5,10 @@
  * concurrent pushes of one blob.
  */
 import { readdir } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/processes.js';
 import { startStowage, type RunningStowage } from '../support/stowage.js';
 import { rawRequest } from './raw-request.js';
 import { bytesOf, expectOciError, RegistryClient, sha256, sha512 } from './registry-client.js';
@@ -306,6 +308,47 @@ describe('status and cancel', () => {
     await expectOciError(await client.fetch(`${location}?digest=${sha256(Buffer.alloc(10))}`, { method: 'PUT' }), 404, 'BLOB_UPLOAD_UNKNOWN');
     await expectOciError(await client.fetch(location, { method: 'DELETE' }), 404, 'BLOB_UPLOAD_UNKNOWN');
     expect(await uploadDirs()).not.toContain(location.split('/').at(-1));
+  });
+
+  it('a PUT that completes the session finishes it at once: a GET or late PATCH while it runs, or after, is 404 and writes nothing', async () => {
+    const parts = [bytesOf('finish/1', 1000), bytesOf('finish/2', 1000), bytesOf('finish/3', 1000)];
+    const whole = Buffer.concat(parts);
+    const location = await client.startUpload('up/finish');
+    expect((await client.fetch(location, { method: 'PATCH', body: parts[0] })).status).toBe(202);
+
+    // The completing PUT carries the last chunks, streamed: it is still running while we probe.
+    const [host, port] = stowage.host.split(':');
+    const put = httpRequest({ host, port: Number(port), method: 'PUT', path: `${location}?digest=${sha256(whole)}`, headers: { 'Transfer-Encoding': 'chunked' } });
+    const putDone = new Promise<number>((resolve, reject) => {
+      put.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0)));
+      put.on('error', reject);
+    });
+    put.write(parts[1]);
+    // Until the PUT reached the session, GET reports the first chunk; from then on the session is finished
+    // (without the fix, GET keeps answering 204 while the PUT's chunk is written).
+    await waitFor(async () => (await client.fetch(location)).status === 404, { timeoutMs: 5000, intervalMs: 10, description: 'GET to see the session as finished while the PUT runs' });
+    const latePatch = client.fetch(location, { method: 'PATCH', body: Buffer.from('written too late') });
+    await expectOciError(await latePatch, 404, 'BLOB_UPLOAD_UNKNOWN');
+    put.end(parts[2]);
+    expect(await putDone).toBe(201);
+
+    await expectBlob('up/finish', whole);
+    for (const [method, body] of [['GET', undefined], ['PATCH', Buffer.from('after')], ['DELETE', undefined]] as const) {
+      await expectOciError(await client.fetch(location, { method, ...(body ? { body } : {}) }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    }
+    await expectOciError(await client.fetch(`${location}?digest=${sha256(whole)}`, { method: 'PUT', body: Buffer.from('again') }), 404, 'BLOB_UPLOAD_UNKNOWN');
+    expect(await uploadDirs()).not.toContain(location.split('/').at(-1));
+    await expectBlob('up/finish', whole);
+  });
+
+  it('a PUT that fails (wrong digest) leaves the session open for a corrected PUT', async () => {
+    const bytes = bytesOf('finish/retry', 2000);
+    const location = await client.startUpload('up/finish');
+    await expectOciError(await client.fetch(`${location}?digest=${sha256('other')}`, { method: 'PUT', body: bytes }), 400, 'DIGEST_INVALID');
+    const status = await client.fetch(location);
+    expect(status.status).toBe(204);
+    expect(status.headers.get('range')).toBe('0-1999');
+    expect((await client.fetch(`${location}?digest=${sha256(bytes)}`, { method: 'PUT' })).status).toBe(201);
   });
 
   it('an upload started in one repository is unknown in another', async () => {

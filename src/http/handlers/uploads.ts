@@ -91,21 +91,21 @@ function chunkOptions(request: FastifyRequest): { start?: number; length?: numbe
   return { ...(range ? { start: range.start, length: range.end - range.start + 1 } : {}), ...(length !== undefined ? { length } : {}) };
 }
 
-/** Appends the request body; a chunk out of order (416) also says where the session lives. */
-async function appendChunk(ctx: HandlerContext<UploadPath>, options: { start?: number; length?: number }): Promise<UploadSession> {
-  const { repository, request, path } = ctx;
+/** A chunk out of order (416) also says where the session lives. */
+async function locatingChunkErrors<T>(ctx: HandlerContext<UploadPath>, step: Promise<T>): Promise<T> {
   try {
-    return await repository.appendUpload(path.id, requestBody(request), options);
+    return await step;
   } catch (e) {
-    if (e instanceof RegistryError && e.kind === 'CHUNK_OUT_OF_ORDER') e.headers.Location = uploadLocation(path.name, path.id);
+    if (e instanceof RegistryError && e.kind === 'CHUNK_OUT_OF_ORDER') e.headers.Location = uploadLocation(ctx.path.name, ctx.path.id);
     throw e;
   }
 }
 
 /** PATCH: a chunk, with `Content-Range` (checked against the offset) or without (docker push). */
 export async function patchUpload(ctx: HandlerContext<UploadPath>): Promise<void> {
-  const session = await appendChunk(ctx, chunkOptions(ctx.request));
-  return sendProgress(ctx, ctx.path.name, session, 202);
+  const { repository, request, path } = ctx;
+  const session = await locatingChunkErrors(ctx, repository.appendUpload(path.id, requestBody(request), chunkOptions(request)));
+  return sendProgress(ctx, path.name, session, 202);
 }
 
 /** PUT `?digest=`: an optional last chunk, then verify and commit. */
@@ -114,12 +114,8 @@ export async function completeUpload(ctx: HandlerContext<UploadPath>): Promise<v
   const digest = parseDigest(query.digest);
   const length = requestLength(request);
   const hasBody = (length !== undefined && length > 0) || request.headers['transfer-encoding'] !== undefined;
-  if (hasBody) {
-    await appendChunk(ctx, chunkOptions(request));
-  } else {
-    await repository.getUpload(path.id);
-  }
-  const blob = await repository.completeUpload(path.id, digest);
+  const lastChunk = hasBody ? { body: requestBody(request), options: chunkOptions(request) } : undefined;
+  const blob = await locatingChunkErrors(ctx, repository.completeUpload(path.id, digest, lastChunk));
   return sendCreated(ctx, path.name, blob.digest);
 }
 
