@@ -1,7 +1,11 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import { OPEN_ACCESS, type AccessControl } from './auth/access-control.js';
+import { NOOP_AUTH_OBSERVER, type AuthObserver } from './auth/auth-observer.js';
+import { createAuth, exposureWarnings, type Auth } from './auth/create-auth.js';
 import type { Config } from './config/config.js';
 import { upstreamSettings } from './config/upstream-settings.js';
+import { AuthMetrics } from './metrics/auth-metrics.js';
 import { fanOut } from './metrics/fan-out.js';
 import { StowageMetrics } from './metrics/metrics.js';
 import { Readiness } from './metrics/readiness.js';
@@ -33,6 +37,7 @@ export interface AppOptions {
   dispatcher?: Dispatcher;
   registryObserver?: RegistryObserver;
   upstreamObserver?: UpstreamObserver;
+  authObserver?: AuthObserver;
   /** Shorter upstream backoff (tests). */
   upstreamRetry?: { baseDelayMs?: number; maxDelayMs?: number };
   now?: () => number;
@@ -67,6 +72,10 @@ export interface Services {
   /** The figures of /api/v1/stats, and their recent history (sampled by lifecycle.ts). */
   traffic: TrafficStats;
   history: StatsHistory;
+  /** Who may do what: OPEN_ACCESS without an `auth` section. */
+  access: AccessControl;
+  /** Access control with an `auth` section (challenges, the token endpoint); null in open mode. */
+  auth: Auth | null;
 }
 
 /**
@@ -76,7 +85,11 @@ export interface Services {
  */
 export async function createServices(config: Config, logger: Logger, options: AppOptions = {}): Promise<Services> {
   const metrics = config.metrics.enabled
-    ? new StowageMetrics({ upstreams: Object.keys(config.upstreams), cacheBudgetBytes: config.storage.maxSize })
+    ? new StowageMetrics({
+        upstreams: Object.keys(config.upstreams),
+        cacheBudgetBytes: config.storage.maxSize,
+        auth: config.auth ? (config.auth.token ? 'bearer' : 'basic') : null,
+      })
     : null;
   const traffic = new TrafficStats(Object.keys(config.upstreams), options.now);
   const observer = fanOut(NOOP_REGISTRY_OBSERVER, [options.registryObserver, metrics && new RegistryMetrics(metrics), traffic]);
@@ -148,6 +161,14 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     },
   });
   const readiness = new Readiness({ probeDir: storage.layout.tmp });
+  const auth = await createAuth(config, {
+    logger,
+    observer: fanOut(NOOP_AUTH_OBSERVER, [options.authObserver, metrics && new AuthMetrics(metrics)]),
+    canonicalName: (name) => registry.canonicalName(name),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  for (const warning of exposureWarnings(config)) logger.warn(warning);
+  const access = auth?.access ?? OPEN_ACCESS;
   const history = new StatsHistory();
-  return { config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history };
+  return { config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history, access, auth };
 }

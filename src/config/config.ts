@@ -3,6 +3,7 @@ import {
   bool,
   duration,
   int,
+  listOf,
   mapOf,
   nullableString,
   oneOf,
@@ -77,6 +78,70 @@ const upstream = section(
   },
 );
 
+/** A user in an access rule: an htpasswd user name, `*` (any signed-in user) or `anonymous`. */
+const isRuleUser = (user: string): boolean => user !== '' && !/[:\s]/.test(user);
+const ACTIONS = ['pull', 'push', 'delete', '*'];
+
+/** One `auth.access` rule: it grants `actions` on repositories matching `repos` to `users` (auth/access-rules.ts). */
+const accessRule = section({
+  repos: strings([], isNamePattern, 'a list of name patterns such as team/** or docker.io/** (lowercase)'),
+  users: strings([], isRuleUser, 'a list of user names, "*" (any signed-in user) or "anonymous"'),
+  actions: strings([], (action) => ACTIONS.includes(action), 'a list of actions: pull, push, delete or *'),
+}, (rule, key) => {
+  for (const field of ['repos', 'users', 'actions'] as const) {
+    if (rule[field].length === 0) throw new ConfigError(`config: ${key}.${field}: expected at least one entry`);
+  }
+  return rule;
+});
+
+/** A quoted-string value of a WWW-Authenticate parameter: no quotes, backslashes or control characters. */
+const isChallengeText = (text: string): boolean => !/["\\\x00-\x1f\x7f]/.test(text);
+
+const auth = optionalSection(
+  {
+    /** Basic realm; the token `service` defaults to it. */
+    realm: string('Stowage'),
+    /** Users: bcrypt lines as `htpasswd -B` writes them; re-read when the file changes. */
+    htpasswd: string(),
+    /** Present: Bearer mode (the Docker token flow) with the built-in token endpoint /auth/token. */
+    token: optionalSection({
+      issuer: string('stowage'),
+      /** The `service` of challenges and the `aud` of tokens; default: auth.realm. */
+      service: string(),
+      /** Clients treat shorter lifetimes as 60 s, so a shorter one would be used after it expired. */
+      ttl: duration(15 * 60_000, 60_000),
+      /** PEM private key (EC P-256 → ES256, or RSA → RS256); created (mode 0600) when missing. Default: <storage.path>/auth/token-key.pem. */
+      signingKey: string(),
+      /** Accept tokens from an external token server instead of issuing them. */
+      trust: optionalSection({
+        issuer: requiredString(),
+        /** The external token endpoint, sent as the challenge realm. */
+        realm: requiredString('an absolute http(s) URL'),
+        /** PEM public keys or certificates, or JWKS files. */
+        keys: strings([]),
+      }),
+    }),
+    /** Users with every action on every repository (proxied repositories stay read-only). */
+    admins: strings([], isRuleUser, 'a list of user names'),
+    /** Rules only grant: a request is allowed when any matching rule grants it. */
+    access: listOf(accessRule),
+  },
+  (value, key) => {
+    if (!isChallengeText(value.realm)) throw new ConfigError(`config: ${key}.realm: must not contain quotes, backslashes or control characters`);
+    if (value.token?.service !== undefined && !isChallengeText(value.token.service)) {
+      throw new ConfigError(`config: ${key}.token.service: must not contain quotes, backslashes or control characters`);
+    }
+    const trust = value.token?.trust;
+    if (trust) {
+      if (!/^https?:\/\/[^\s"\\]+$/.test(trust.realm)) throw new ConfigError(`config: ${key}.token.trust.realm: expected an absolute http(s) URL, got ${JSON.stringify(trust.realm)}`);
+      if (trust.keys.length === 0) throw new ConfigError(`config: ${key}.token.trust.keys: expected at least one key file (PEM or JWKS)`);
+    } else if (value.htpasswd === undefined) {
+      throw new ConfigError(`config: ${key}.htpasswd: expected the path of an htpasswd file (users are created with htpasswd -B)`);
+    }
+    return value;
+  },
+);
+
 export const CONFIG_SCHEMA = section(
   {
     server: section({
@@ -118,12 +183,30 @@ export const CONFIG_SCHEMA = section(
       enabled: bool(true),
       /** Also serve /metrics on a separate listener (e.g. 127.0.0.1:9090); null = main port only. */
       listen: nullableString(null),
+      /** Require an admin's Basic credentials (auth.admins) for /metrics, in either auth mode. */
+      auth: bool(false),
     }),
+    auth,
   },
   (config) => {
     if (config.defaultUpstream !== null && !(config.defaultUpstream in config.upstreams)) {
       const known = Object.keys(config.upstreams).join(', ') || 'none';
       throw new ConfigError(`config: defaultUpstream: "${config.defaultUpstream}" is not one of the configured upstreams (${known})`);
+    }
+    if (config.server.publicUrl !== null) {
+      let url: URL | null = null;
+      try {
+        url = new URL(config.server.publicUrl);
+      } catch {
+        // reported below
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || /["\\\s]/.test(config.server.publicUrl)) {
+        throw new ConfigError(`config: server.publicUrl: expected an absolute http(s) URL such as https://registry.example.com, got ${JSON.stringify(config.server.publicUrl)}`);
+      }
+      config.server.publicUrl = url.origin + url.pathname.replace(/\/+$/, '');
+    }
+    if (config.metrics.auth && !config.auth?.htpasswd) {
+      throw new ConfigError('config: metrics.auth: needs auth.htpasswd (an admin signs in to /metrics with Basic credentials)');
     }
     return config;
   },
@@ -131,3 +214,5 @@ export const CONFIG_SCHEMA = section(
 
 export type Config = Infer<typeof CONFIG_SCHEMA>;
 export type UpstreamConfig = Infer<typeof upstream>;
+export type AuthConfig = NonNullable<Infer<typeof auth>>;
+export type AccessRuleConfig = Infer<typeof accessRule>;

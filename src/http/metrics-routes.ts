@@ -1,13 +1,14 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { StowageMetrics } from '../metrics/metrics.js';
 
 /**
  * `GET /metrics`: the Prometheus text exposition. Renders in-memory values only (no disk walk, no
  * upstream call), so a scrape costs the same however large the cache is.
  */
-export function registerMetricsRoutes(server: FastifyInstance, metrics: StowageMetrics): void {
+export function registerMetricsRoutes(server: FastifyInstance, metrics: StowageMetrics, guard?: (request: FastifyRequest) => Promise<void>): void {
   // Scrapes arrive every few seconds: no request log lines for them.
-  server.get('/metrics', { logLevel: 'warn', config: { metricsRoute: 'metrics' } }, async (_request, reply) => {
+  server.get('/metrics', { logLevel: 'warn', config: { metricsRoute: 'metrics' } }, async (request, reply) => {
+    await guard?.(request);
     const text = await metrics.exposition();
     return reply.header('Content-Type', metrics.contentType).header('Cache-Control', 'no-store').send(text);
   });

@@ -5,7 +5,11 @@ import { RegistryError } from '../oci/errors.js';
  * Reads a small body (a manifest) whole, failing with 413 as soon as it exceeds `maxBytes`. The
  * rest of an oversized body is drained, not destroyed, so the client still receives the 413.
  */
-export function readBody(body: Readable, maxBytes: number): Promise<Buffer> {
+export function readBody(
+  body: Readable,
+  maxBytes: number,
+  tooLarge: () => RegistryError = () => new RegistryError('MANIFEST_TOO_LARGE', { limit: maxBytes }, { message: `manifest exceeds ${maxBytes} bytes` }),
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -17,7 +21,7 @@ export function readBody(body: Readable, maxBytes: number): Promise<Buffer> {
       }
       body.off('data', onData);
       body.resume();
-      reject(new RegistryError('MANIFEST_TOO_LARGE', { limit: maxBytes }, { message: `manifest exceeds ${maxBytes} bytes` }));
+      reject(tooLarge());
     };
     body.on('data', onData);
     body.once('end', () => resolve(Buffer.concat(chunks, Math.min(size, maxBytes))));

@@ -5,13 +5,15 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerHttpMetrics } from '../metrics/http-metrics.js';
 import type { Services } from '../services.js';
-import { OPEN_ACCESS } from './api/access.js';
+import { adminGuard } from './admin-guard.js';
 import { registerApiRoutes } from './api/routes.js';
 import { answerClientError, installProtocolAnswers } from './client-errors.js';
 import { handleError } from './error-handler.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { parseListenAddress, registerMetricsRoutes } from './metrics-routes.js';
 import { registerRequestGuards } from './request-guards.js';
+import { registerTokenRoutes } from './token-routes.js';
+import { createV2Authorizer } from './v2-access.js';
 import { answerUnrouted, registerV2Routes } from './v2-routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -60,11 +62,19 @@ export function createHttpServer(services: Services): FastifyInstance {
   server.setErrorHandler(handleError);
   server.setNotFoundHandler(async (request, reply) => answerUnrouted(request, reply));
   if (!https) installProtocolAnswers(server.server as Server);
-  registerV2Routes(server, { registry, observer, manifestMaxBytes: config.limits.manifestMaxBytes, pulls: services.pulls });
-  // Open until access control (issue 10) provides `services.access`.
-  registerApiRoutes(server, services, OPEN_ACCESS);
+  const { auth, access } = services;
+  registerV2Routes(server, {
+    registry,
+    observer,
+    manifestMaxBytes: config.limits.manifestMaxBytes,
+    pulls: services.pulls,
+    access,
+    ...(auth ? { authorize: createV2Authorizer(auth) } : {}),
+  });
+  if (auth?.tokens) registerTokenRoutes(server, { ...auth, tokens: auth.tokens });
+  registerApiRoutes(server, services, access);
   registerHealthRoutes(server, readiness);
-  if (metrics) registerMetricsRoutes(server, metrics);
+  if (metrics) registerMetricsRoutes(server, metrics, metricsGuard(services));
   return server;
 }
 
@@ -76,6 +86,10 @@ export function createOpsServer(services: Services): { server: FastifyInstance; 
   // Scrapes and probes only: no request logging, no /v2 routes.
   const server = Fastify({ loggerInstance: logger, disableRequestLogging: true }) as unknown as FastifyInstance;
   registerHealthRoutes(server, readiness);
-  registerMetricsRoutes(server, metrics);
+  registerMetricsRoutes(server, metrics, metricsGuard(services));
   return { server, address };
 }
+
+/** With `metrics.auth: true`, /metrics wants an admin's Basic credentials (on both listeners). */
+const metricsGuard = ({ config, auth }: Services): ReturnType<typeof adminGuard> | undefined =>
+  config.metrics.auth && auth ? adminGuard(auth) : undefined;

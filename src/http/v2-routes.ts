@@ -1,12 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AccessControl } from '../auth/access-control.js';
 import { RegistryError } from '../oci/errors.js';
-import type { Registry } from '../registry/registry.js';
+import type { Registry, Route } from '../registry/registry.js';
 import type { RegistryObserver } from '../registry/registry-observer.js';
 import { deleteBlob, getBlob, headBlob } from './handlers/blobs.js';
 import type { HandlerContext } from './handlers/context.js';
 import { listAllTags, listCatalog, listReferrers, listTags } from './handlers/listings.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './handlers/uploads.js';
+import type { V2Authorizer } from './v2-access.js';
 import { endpointUnknown, parseV2Path, type Endpoint, type V2Path } from './v2-path.js';
 
 const HOST_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i;
@@ -35,6 +37,9 @@ export interface V2Options {
   observer: RegistryObserver;
   manifestMaxBytes: number;
   pulls?: HandlerContext<unknown>['pulls'];
+  /** Access control's decision (v2-access.ts); absent in open mode, where everything is allowed. */
+  authorize?: V2Authorizer;
+  access: AccessControl;
 }
 
 declare module 'fastify' {
@@ -50,17 +55,32 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
     const path = routeV2(request);
     const method = request.method as Method;
     const query = request.query as Record<string, string | undefined>;
+    const { authorize, access } = options;
+    const mayPull = (canonicalName: string): boolean => request.identity === undefined || access.allows(request.identity, 'pull', canonicalName);
     if (path.endpoint === 'base') {
+      await authorize?.(request, path, null);
       return reply.header('Content-Type', 'application/json').send('{}');
     }
-    if (path.endpoint === 'catalog') {
-      return listCatalog({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes });
-    }
-    if (path.endpoint === 'allTags') {
-      return listAllTags({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes });
+    if (path.endpoint === 'catalog' || path.endpoint === 'allTags') {
+      await authorize?.(request, path, null);
+      // Listings show what the caller's rules let them pull: a token grants the listing
+      // (registry:catalog:*), not each repository in it, so its repository grants do not filter.
+      const identity = request.identity && { user: request.identity.user, admin: request.identity.admin };
+      const mayList = (name: string): boolean => identity === undefined || access.allows(identity, 'pull', name);
+      const list = path.endpoint === 'catalog' ? listCatalog : listAllTags;
+      return list({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes, mayPull: mayList });
     }
     const handler = TABLE[path.endpoint][method]!;
-    const repository = options.registry.repository(path.name, query.ns);
+    let route: Route | RegistryError;
+    try {
+      route = options.registry.route(path.name, query.ns);
+    } catch (e) {
+      if (!(e instanceof RegistryError)) throw e;
+      route = e;
+    }
+    await authorize?.(request, path, route);
+    if (route instanceof RegistryError) throw route;
+    const repository = options.registry.open(route);
     // Echoed only once routing accepted it, and only if it is a host name: never raw client bytes.
     if (query.ns !== undefined && HOST_NAME.test(query.ns)) reply.header('OCI-Namespace', query.ns);
     return handler({
@@ -73,6 +93,7 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
       query,
       manifestMaxBytes: options.manifestMaxBytes,
       ...(options.pulls ? { pulls: options.pulls } : {}),
+      mayPull,
     });
   };
   // Explicit HEAD routes: Fastify's automatic HEAD would run the GET handler (and read blobs).

@@ -36,10 +36,12 @@ export type HttpRoute =
   | 'ui'
   | 'metrics'
   | 'health'
+  | 'token'
   | 'other';
 
 /** The method × route pairs the API serves; these label sets are pre-created (others appear on use). */
-export const HTTP_ROUTE_METHODS: Readonly<Record<HttpRoute, readonly string[]>> = {
+/** ('token' is pre-created only in Bearer mode, where /auth/token exists.) */
+export const HTTP_ROUTE_METHODS: Readonly<Record<Exclude<HttpRoute, 'token'>, readonly string[]>> = {
   base: ['GET', 'HEAD'],
   catalog: ['GET'],
   manifest: ['GET', 'HEAD', 'PUT', 'DELETE'],
@@ -73,6 +75,8 @@ export interface StowageMetricsOptions {
   cacheBudgetBytes: number;
   /** Include the Node/process metrics of prom-client (default true). */
   processMetrics?: boolean;
+  /** Access control's mode: the auth metrics (and the token endpoint's route) are pre-created only when there is some. */
+  auth?: 'basic' | 'bearer' | null;
 }
 
 export class StowageMetrics {
@@ -101,6 +105,10 @@ export class StowageMetrics {
 
   readonly httpRequestDuration: Histogram<'route' | 'method' | 'status_class'>;
   readonly httpResponsesAborted: Counter<'route'>;
+
+  readonly authFailures: Counter<'kind'>;
+  readonly authThrottled: Counter;
+  readonly authThrottleSeconds: Counter;
 
   constructor(options: StowageMetricsOptions) {
     const registers = [this.registry];
@@ -177,6 +185,14 @@ export class StowageMetrics {
       ['route'],
     );
 
+    this.authFailures = counter(
+      'stowage_auth_failures_total',
+      'Credentials that did not verify, by kind: password (wrong or unknown user, Basic or at the token endpoint) or token (bad, expired or revoked bearer token).',
+      ['kind'],
+    );
+    this.authThrottled = counter('stowage_auth_throttled_total', 'Password checks delayed by the per-address slow-down after repeated failures from that address.');
+    this.authThrottleSeconds = counter('stowage_auth_throttle_seconds_total', 'Total time password checks were delayed by the per-address slow-down.');
+
     this.initialise(options);
     if (options.processMetrics ?? true) {
       const shared = processMetrics();
@@ -193,7 +209,7 @@ export class StowageMetrics {
     return this.registry.contentType;
   }
 
-  private initialise({ upstreams, cacheBudgetBytes }: StowageMetricsOptions): void {
+  private initialise({ upstreams, cacheBudgetBytes, auth }: StowageMetricsOptions): void {
     for (const upstream of upstreams) {
       for (const kind of CACHE_KINDS) {
         for (const result of CACHE_RESULTS) this.cacheRequests.inc({ upstream, kind, result }, 0);
@@ -225,5 +241,11 @@ export class StowageMetrics {
     this.cacheBudgetBytes.set(cacheBudgetBytes);
     this.evictions.inc(0);
     this.evictedBytes.inc(0);
+    if (auth) {
+      for (const kind of auth === 'bearer' ? ['password', 'token'] : ['password']) this.authFailures.inc({ kind }, 0);
+      this.authThrottled.inc(0);
+      this.authThrottleSeconds.inc(0);
+      if (auth === 'bearer') for (const method of ['GET', 'POST']) this.httpRequestDuration.zero({ route: 'token', method, status_class: '2xx' });
+    }
   }
 }

@@ -67,6 +67,9 @@ export const ERRORS = {
   /** A query parameter of the JSON API (/api/v1) that is not one it accepts: sort, order, kind, cursor, limit. */
   PARAMETER_INVALID: { code: 'UNSUPPORTED', status: 400, message: 'invalid request parameter' },
   ENDPOINT_UNKNOWN: { code: 'UNSUPPORTED', status: 404, message: 'no such endpoint' },
+  /** A token endpoint request it cannot answer (a service that is not ours, a bad grant). */
+  TOKEN_REQUEST_INVALID: { code: 'UNSUPPORTED', status: 400, message: 'invalid token request' },
+  TOKEN_REQUEST_TOO_LARGE: { code: 'SIZE_INVALID', status: 413, message: 'token request too large' },
   /** A method no endpoint knows (RFC 9110 allows 501 for it); a known one an endpoint lacks is 405. */
   METHOD_UNKNOWN: { code: 'UNSUPPORTED', status: 501, message: 'unknown method' },
   // Requests refused before routing: by Node's HTTP parser or by the framework.

@@ -5,10 +5,15 @@ import { hostedKey, proxiedKey, type RepositoryKey } from '../storage/repository
 import type { NamePatterns } from './name-pattern.js';
 import type { Repository } from './repository.js';
 
-/** Where a client-visible repository name leads. */
+/**
+ * Where a client-visible repository name leads. `canonical` is the one name the repository has
+ * however it was addressed — its own name when hosted, `<upstream>/<remote name>` when proxied
+ * (`docker.io/library/alpine` for `alpine`, `library/alpine?ns=docker.io` or `docker.io/alpine`):
+ * access rules and token scopes match it, so no addressing form reaches around a rule.
+ */
 export type Route =
-  | { kind: 'hosted'; name: RepositoryName; key: RepositoryKey }
-  | { kind: 'proxied'; name: RepositoryName; upstream: string; remoteName: RepositoryName; key: RepositoryKey };
+  | { kind: 'hosted'; name: RepositoryName; key: RepositoryKey; canonical: string }
+  | { kind: 'proxied'; name: RepositoryName; upstream: string; remoteName: RepositoryName; key: RepositoryKey; canonical: string };
 
 export interface RegistryOptions {
   hosted: NamePatterns;
@@ -33,7 +38,7 @@ export class Registry {
 
   route(name: RepositoryName, ns?: string): Route {
     const { hosted, upstreams, defaultUpstream } = this.options;
-    if (hosted.matches(name)) return { kind: 'hosted', name, key: hostedKey(name) };
+    if (hosted.matches(name)) return { kind: 'hosted', name, key: hostedKey(name), canonical: name };
     if (ns !== undefined) {
       if (!upstreams.has(ns)) throw unknownUpstream(name, ns);
       // containerd with `override_path` to `/v2/<ns>` sends the path prefix *and* `?ns=<ns>`:
@@ -51,8 +56,21 @@ export class Registry {
   }
 
   repository(name: RepositoryName, ns?: string): Repository {
-    const route = this.route(name, ns);
+    return this.open(this.route(name, ns));
+  }
+
+  open(route: Route): Repository {
     return route.kind === 'hosted' ? this.options.createHosted(route) : this.options.createProxied(route);
+  }
+
+  /** The canonical name a repository name without `ns` stands for (token scopes), or null when it names none. */
+  canonicalName(name: string): string | null {
+    if (!isRepositoryName(name)) return null;
+    try {
+      return this.route(name).canonical;
+    } catch {
+      return null;
+    }
   }
 
   /** Names of every repository with stored manifests, as clients address them (proxied ones prefixed). */
@@ -75,7 +93,7 @@ export class Registry {
     // Docker Hub's official images live under library/; every client adds it, so must we.
     const remoteName = upstream === 'docker.io' && !remote.includes('/') ? (`library/${remote}` as RepositoryName) : remote;
     if (!isRepositoryName(remoteName)) throw new RegistryError('NAME_INVALID', { name });
-    return { kind: 'proxied', name, upstream, remoteName, key: proxiedKey(upstream, remoteName) };
+    return { kind: 'proxied', name, upstream, remoteName, key: proxiedKey(upstream, remoteName), canonical: `${upstream}/${remoteName}` };
   }
 }
 

@@ -90,7 +90,7 @@ describe('environment overrides', () => {
     expect(config.log.level).toBe('debug');
     expect(config.hosted).toEqual(['team/**', 'infra/*']);
     expect(config.limits).toEqual({ manifestMaxBytes: 8 * 1024 ** 2, blobMaxBytes: 10e9, uploadSessionTtl: 2 * 3_600_000 });
-    expect(config.metrics).toEqual({ enabled: false, listen: '127.0.0.1:9090' });
+    expect(config.metrics).toEqual({ enabled: false, listen: '127.0.0.1:9090', auth: false });
   });
 
   it('an empty STOWAGE_DEFAULT_UPSTREAM disables the default upstream', () => {

@@ -17,6 +17,8 @@ export interface HandlerContext<P> {
   manifestMaxBytes: number;
   /** Counts manifest GETs (pulls) for the UI; absent where nothing counts them. */
   pulls?: Pick<PullRecorder, 'pulled'>;
+  /** Whether the caller may pull the repository with this canonical name (registry/registry.ts Route). */
+  mayPull(canonicalName: string): boolean;
 }
 
 /** The raw request body stream (the catch-all content-type parser hands it over untouched). */

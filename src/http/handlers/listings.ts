@@ -36,7 +36,9 @@ export async function listTags(ctx: HandlerContext<{ name: string }>): Promise<v
 }
 
 export async function listCatalog(ctx: Omit<HandlerContext<unknown>, 'repository'>): Promise<void> {
-  const repositories = paginate(ctx as HandlerContext<unknown>, await ctx.registry.catalog(), '/v2/_catalog');
+  // Filtered before paginating, so `n`, `last` and `Link` count only what the caller may see.
+  const visible = (await ctx.registry.catalog()).filter((name) => ctx.mayPull(name));
+  const repositories = paginate(ctx as HandlerContext<unknown>, visible, '/v2/_catalog');
   ctx.reply.header('Content-Type', 'application/json').send({ repositories });
 }
 
@@ -46,7 +48,7 @@ export async function listCatalog(ctx: Omit<HandlerContext<unknown>, 'repository
  * Cached repositories list the tags cached here: no upstream is asked.
  */
 export async function listAllTags(ctx: Omit<HandlerContext<unknown>, 'repository'>): Promise<void> {
-  const entries = await ctx.registry.catalogEntries();
+  const entries = (await ctx.registry.catalogEntries()).filter((entry) => ctx.mayPull(entry.name));
   const page = paginate(ctx as HandlerContext<unknown>, entries.map((e) => e.name), '/v2/tags/list');
   const keys = new Map(entries.map((e) => [e.name, e.key]));
   const repositories = await Promise.all(page.map(async (name) => ({ name, tags: await ctx.registry.storedTags(keys.get(name)!) })));

@@ -34,13 +34,14 @@ function sendCreated(ctx: HandlerContext<unknown>, name: string, digest: string)
 
 /**
  * The repository `?from=` names, or null when it names none we could mount from (an invalid name, an
- * upstream that is not configured): the spec asks for a plain upload session (202) whenever a mount
- * cannot be done, so a bad `from` is not an error.
+ * upstream that is not configured, a repository the caller may not pull): the spec asks for a plain
+ * upload session (202) whenever a mount cannot be done, so a bad `from` is not an error.
  */
 function mountSource(ctx: HandlerContext<UploadsPath>, from: string): Repository | null {
   if (!isRepositoryName(from)) return null;
   try {
-    return ctx.registry.repository(from);
+    const route = ctx.registry.route(from);
+    return ctx.mayPull(route.canonical) ? ctx.registry.open(route) : null;
   } catch (e) {
     if (e instanceof RegistryError && e.status < 500) return null;
     throw e;

@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AccessControl, Action, Caller, Identity } from './access-control.js';
+import type { AccessRules } from './access-rules.js';
+import type { AuthObserver } from './auth-observer.js';
+import type { FailureThrottle } from './failure-throttle.js';
+import type { Htpasswd } from './htpasswd.js';
+import type { TokenVerifier } from './token-verifier.js';
+import type { VerdictCache } from './verdict-cache.js';
+
+export interface RegistryAccessOptions {
+  mode: 'basic' | 'bearer';
+  rules: AccessRules;
+  /** Null only with an external token server and no local users. */
+  htpasswd: Htpasswd | null;
+  /** Bearer mode: verifies our own tokens, or an external issuer's. */
+  tokens: TokenVerifier | null;
+  /** Our own tokens name htpasswd users: one whose user left the file stops working at once. */
+  tokenSubjectsAreLocal: boolean;
+  verdicts: VerdictCache;
+  throttle: FailureThrottle;
+  observer: AuthObserver;
+}
+
+const ANONYMOUS: Caller = Object.freeze({ user: null, admin: false, via: 'anonymous' });
+
+/**
+ * Access control with an `auth` section: Basic credentials checked against the htpasswd file (in
+ * both modes), bearer tokens in token mode, and the rules. A bearer token only narrows what the
+ * rules allow: `allows` needs both, so a token never outlives a rule and never reaches a repository
+ * it was not issued for, however the request names it.
+ */
+export class RegistryAccess implements AccessControl {
+  readonly mode: 'basic' | 'bearer';
+  private verdictsVersion = -1;
+
+  constructor(private readonly options: RegistryAccessOptions) {
+    this.mode = options.mode;
+  }
+
+  get rules(): AccessRules {
+    return this.options.rules;
+  }
+
+  async identify(authorization: string | undefined, ip: string): Promise<Caller | null> {
+    if (authorization === undefined || authorization === '') return ANONYMOUS;
+    const space = authorization.indexOf(' ');
+    const scheme = authorization.slice(0, space).toLowerCase();
+    const value = authorization.slice(space + 1).trim();
+    if (scheme === 'basic') {
+      const credentials = parseBasic(value);
+      return credentials ? this.checkPassword(authorization, credentials.user, credentials.password, ip) : this.fail('password', ip);
+    }
+    if (scheme === 'bearer' && this.options.tokens) return this.checkToken(value, ip);
+    return this.fail(scheme === 'bearer' ? 'token' : 'password', ip);
+  }
+
+  signIn(username: string, password: string, ip: string): Promise<Identity | null> {
+    const header = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    return this.checkPassword(header, username, password, ip);
+  }
+
+  allows(identity: Identity, action: Action, canonicalName: string): boolean {
+    const { grants } = identity as Caller;
+    if (grants && !grants.get(`repository:${canonicalName}`)?.has(action)) return false;
+    return this.options.rules.allows(identity.user, action, canonicalName);
+  }
+
+  /** `registry:catalog:*`: every signed-in user, and anonymous callers when any rule names anonymous. */
+  mayListCatalog(identity: Identity): boolean {
+    const { grants } = identity as Caller;
+    if (grants && !grants.get('registry:catalog')?.has('*')) return false;
+    return identity.user !== null || this.options.rules.anonymousRules;
+  }
+
+  /**
+   * A user name and password against the htpasswd file, through the verdict cache. Remembered
+   * successes return at once; everything else waits out the address's slow-down first, and a
+   * failure is counted. `header` keys the cache (the Authorization header, or its equivalent).
+   */
+  async checkPassword(header: string, user: string, password: string, ip: string): Promise<Caller | null> {
+    const { htpasswd, verdicts, throttle, observer } = this.options;
+    if (!htpasswd) return this.fail('password', ip);
+    await htpasswd.refresh();
+    if (this.verdictsVersion !== htpasswd.version) {
+      verdicts.clear();
+      this.verdictsVersion = htpasswd.version;
+    }
+    const remembered = verdicts.get(header);
+    if (remembered !== undefined && remembered !== null) return this.caller(remembered);
+    const delayMs = throttle.delayFor(ip);
+    if (delayMs > 0) {
+      observer.throttled({ delayMs });
+      await sleep(delayMs);
+    }
+    const ok = remembered === undefined && (await htpasswd.verify(user, password));
+    // The file may have changed while bcrypt ran: remember the verdict only for the version it was made on.
+    if (this.verdictsVersion === htpasswd.version) verdicts.set(header, ok ? user : null);
+    return ok ? this.caller(user) : this.fail('password', ip);
+  }
+
+  /** Whether `user` is (still) in the htpasswd file. */
+  async isUser(user: string): Promise<boolean> {
+    const { htpasswd } = this.options;
+    if (!htpasswd) return false;
+    await htpasswd.refresh();
+    return htpasswd.has(user);
+  }
+
+  /** Changes with the user's password (refresh tokens carry it); null for unknown users. */
+  passwordFingerprint(user: string): string | null {
+    return this.options.htpasswd?.fingerprint(user) ?? null;
+  }
+
+  private async checkToken(token: string, ip: string): Promise<Caller | null> {
+    const verified = this.options.tokens!.verify(token);
+    if (verified === null || verified === 'expired') return this.fail('token', ip);
+    const { subject } = verified;
+    if (subject !== null && this.options.tokenSubjectsAreLocal && !(await this.isUser(subject))) return this.fail('token', ip);
+    return { user: subject, admin: this.options.rules.isAdmin(subject), via: 'token', grants: verified.grants };
+  }
+
+  private caller(user: string): Caller {
+    return { user, admin: this.options.rules.isAdmin(user), via: 'password' };
+  }
+
+  private fail(kind: 'password' | 'token', ip: string): null {
+    this.options.observer.failure({ kind });
+    if (kind === 'password') this.options.throttle.failed(ip);
+    return null;
+  }
+}
+
+/** `user:password` from a Basic credential; null when it is not base64 of something with a colon. */
+export function parseBasic(value: string): { user: string; password: string } | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return null;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return null;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
