@@ -41,6 +41,8 @@ export interface Dockerd {
   /** `unix:///…/docker.sock`, for DOCKER_HOST. */
   host: string;
   pid: number;
+  /** The CLI's DOCKER_CONFIG directory (config.json: credentials from `docker login`). */
+  configDir: string;
   logTail(lines?: number): string;
   /** Runs the docker CLI against this daemon; throws (with stderr and the daemon's log) on failure. */
   docker(args: string[]): Promise<RunResult>;
@@ -118,6 +120,7 @@ export async function startDockerd(options: DockerdOptions = {}): Promise<Docker
   return {
     host: `unix://${socket}`,
     pid: started.pid,
+    configDir: env.DOCKER_CONFIG!,
     logTail: started.logTail,
     tryDocker,
     async docker(cliArgs) {

@@ -38,8 +38,8 @@ export interface MirrorFixture {
   hub: FakeHub;
   /** The seeded `library/alpine:latest`. */
   image: BuiltImage;
-  /** A new Stowage with an empty cache in front of the hub; stopped by `close()`. */
-  startMirror(): Promise<Mirror>;
+  /** A new Stowage with an empty cache in front of the hub, `config` merged in (auth); stopped by `close()`. */
+  startMirror(config?: Record<string, unknown>): Promise<Mirror>;
   /** Forgets the hub's request log and every mirror's. */
   resetCounters(): void;
   /** Stops everything that was started; safe after a partial start. */
@@ -67,9 +67,9 @@ export async function startMirrorFixture(): Promise<MirrorFixture> {
       backend,
       hub,
       image,
-      async startMirror() {
+      async startMirror(config = {}) {
         const stowage = await startStowage({
-          config: { hosted: ['team/**'], upstreams: { 'docker.io': { url: hub.url } }, defaultUpstream: 'docker.io' },
+          config: { hosted: ['team/**'], upstreams: { 'docker.io': { url: hub.url } }, defaultUpstream: 'docker.io', ...config },
         });
         closers.push(() => stowage.close());
         const requests: StowageRequest[] = [];
