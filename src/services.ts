@@ -14,12 +14,14 @@ import { StatsHistory } from './metrics/stats-history.js';
 import { TrafficStats } from './metrics/traffic-stats.js';
 import { UpstreamMetrics } from './metrics/upstream-metrics.js';
 import { BlobFills } from './registry/blob-fills.js';
+import { BlobHolders } from './registry/blob-holders.js';
 import { FinishingUploads } from './registry/finishing-uploads.js';
 import { HostedRepository } from './registry/hosted-repository.js';
 import { ImageReader } from './registry/image-reader.js';
 import { ManifestCache } from './registry/manifest-cache.js';
 import { NamePatterns } from './registry/name-pattern.js';
 import { ProxiedRepository } from './registry/proxied-repository.js';
+import { ReferrersCache } from './registry/referrers-cache.js';
 import { PullRecorder } from './registry/pull-recorder.js';
 import { Registry } from './registry/registry.js';
 import { NOOP_REGISTRY_OBSERVER, type RegistryObserver } from './registry/registry-observer.js';
@@ -47,6 +49,7 @@ export interface AppOptions {
 export interface Proxy {
   upstream: Upstream;
   manifests: ManifestCache;
+  referrers: ReferrersCache;
 }
 
 /** Everything the HTTP layer and the lifecycle use, built once per app. */
@@ -135,12 +138,21 @@ export async function createServices(config: Config, logger: Logger, options: Ap
       maxManifestBytes: config.limits.manifestMaxBytes,
       ...(options.now ? { now: options.now } : {}),
     });
-    proxies.set(name, { upstream, manifests });
+    const referrers = new ReferrersCache({
+      upstream,
+      metadata,
+      logger,
+      settings: { tagTtl: settings.tagTtl, revalidateBudget: settings.revalidateBudget },
+      ...(options.now ? { now: options.now } : {}),
+    });
+    proxies.set(name, { upstream, manifests, referrers });
   }
 
   const finishing = new FinishingUploads();
-  const hostedDeps = { blobs, metadata, uploads, cache, observer, manifestMaxBytes: config.limits.manifestMaxBytes, finishing };
+  const holders = new BlobHolders();
+  const hostedDeps = { blobs, metadata, uploads, cache, observer, manifestMaxBytes: config.limits.manifestMaxBytes, finishing, holders };
   const registry = new Registry({
+    holders,
     hosted: new NamePatterns(config.hosted),
     upstreams: new Set(proxies.keys()),
     defaultUpstream: config.defaultUpstream,
@@ -151,10 +163,12 @@ export async function createServices(config: Config, logger: Logger, options: Ap
       return new ProxiedRepository(route.name, route.remoteName, route.key, {
         upstream: proxy.upstream,
         manifests: proxy.manifests,
+        referrers: proxy.referrers,
         cache,
         blobs,
         metadata,
         fills,
+        holders,
         observer,
         logger,
       });

@@ -11,6 +11,7 @@ import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession, UploadStore } from '../storage/upload-store.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
+import type { BlobHolders } from './blob-holders.js';
 import type { FinishingUploads } from './finishing-uploads.js';
 import { checkPushedManifest, referrerDescriptor } from './manifest-writes.js';
 import type { RegistryObserver } from './registry-observer.js';
@@ -22,6 +23,7 @@ import {
   type ManifestRequest,
   type PutManifestResult,
   type RangeRequest,
+  type ReferrerList,
   type Repository,
 } from './repository.js';
 
@@ -34,6 +36,7 @@ export interface HostedDeps {
   cache: CacheIndex;
   manifestMaxBytes: number;
   finishing: FinishingUploads;
+  holders: BlobHolders;
 }
 
 const manifestUnknown = (reference: Reference): RegistryError =>
@@ -67,6 +70,7 @@ export class HostedRepository implements Repository {
   async deleteBlob(digest: Digest): Promise<void> {
     // Unlink only: the bytes may be shared with other repositories; GC reclaims unreferenced ones.
     if (!(await this.deps.metadata.unlinkBlob(this.key, digest))) throw new RegistryError('BLOB_UNKNOWN', { digest });
+    this.deps.holders.delete(this.key, digest);
   }
 
   async getManifest(reference: Reference, request: ManifestRequest): Promise<ManifestContent> {
@@ -130,8 +134,8 @@ export class HostedRepository implements Repository {
     return tags;
   }
 
-  listReferrers(digest: Digest): Promise<Descriptor[]> {
-    return this.deps.metadata.listReferrers(this.key, digest);
+  async listReferrers(digest: Digest): Promise<ReferrerList> {
+    return { manifests: await this.deps.metadata.listReferrers(this.key, digest) };
   }
 
   startUpload(): Promise<UploadSession> {
@@ -143,6 +147,7 @@ export class HostedRepository implements Repository {
     // A proxied source may only have the blob upstream: make sure it is stored before linking.
     if (!(await this.deps.blobs.stat(digest))) return false;
     await this.deps.metadata.linkBlob(this.key, digest);
+    this.deps.holders.add(this.key, digest);
     this.deps.cache.forget(digest);
     return true;
   }
@@ -166,6 +171,7 @@ export class HostedRepository implements Repository {
       if (lastChunk) session = await this.deps.uploads.append(session, lastChunk.body, lastChunk.options);
       const info = await this.deps.uploads.complete(session, digest);
       await this.deps.metadata.linkBlob(this.key, digest);
+      this.deps.holders.add(this.key, digest);
       this.deps.cache.forget(digest);
       this.deps.observer.push({ kind: 'blob', bytes: info.size });
       return info;

@@ -11,10 +11,12 @@ import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession } from '../storage/upload-store.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { BlobFills } from './blob-fills.js';
+import type { BlobHolders } from './blob-holders.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { RegistryObserver } from './registry-observer.js';
-import type { BlobBody, ManifestContent, ManifestRequest, PutManifestResult, RangeRequest, Repository } from './repository.js';
+import type { ReferrersCache } from './referrers-cache.js';
+import type { BlobBody, ManifestContent, ManifestRequest, PutManifestResult, RangeRequest, ReferrerList, Repository } from './repository.js';
 import { toRegistryError } from './upstream-errors.js';
 
 export interface ProxiedDeps {
@@ -23,6 +25,8 @@ export interface ProxiedDeps {
   metadata: MetadataStore;
   fills: BlobFills;
   manifests: ManifestCache;
+  referrers: ReferrersCache;
+  holders: BlobHolders;
   cache: CacheIndex;
   observer: RegistryObserver;
   logger: Logger;
@@ -73,6 +77,7 @@ export class ProxiedRepository implements Repository {
     fill.done
       .then(async (info) => {
         await this.deps.metadata.linkBlob(this.key, digest);
+        this.deps.holders.add(this.key, digest);
         if (!joined) this.deps.cache.add(digest, info.size);
       })
       .catch(() => {});
@@ -114,8 +119,8 @@ export class ProxiedRepository implements Repository {
     }
   }
 
-  listReferrers(digest: Digest): Promise<Descriptor[]> {
-    return this.deps.metadata.listReferrers(this.key, digest);
+  listReferrers(digest: Digest): Promise<ReferrerList> {
+    return this.deps.referrers.get(this, digest);
   }
 
   /** A blob this repository may serve from disk: linked here, or stored and confirmed by the upstream. */
@@ -132,6 +137,7 @@ export class ProxiedRepository implements Repository {
       return null;
     }
     await metadata.linkBlob(this.key, digest);
+    this.deps.holders.add(this.key, digest);
     return info;
   }
 

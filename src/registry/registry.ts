@@ -2,6 +2,8 @@ import { RegistryError } from '../oci/errors.js';
 import { isRepositoryName, type RepositoryName } from '../oci/repository-name.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import { hostedKey, proxiedKey, type RepositoryKey } from '../storage/repository-key.js';
+import type { Digest } from '../oci/digest.js';
+import type { BlobHolders } from './blob-holders.js';
 import type { NamePatterns } from './name-pattern.js';
 import type { Repository } from './repository.js';
 
@@ -23,6 +25,8 @@ export interface RegistryOptions {
   metadata: MetadataStore;
   createHosted(route: Extract<Route, { kind: 'hosted' }>): Repository;
   createProxied(route: Extract<Route, { kind: 'proxied' }>): Repository;
+  /** Which repositories link a blob (mounts without `from`). */
+  holders: BlobHolders;
 }
 
 /**
@@ -71,6 +75,11 @@ export class Registry {
     } catch {
       return null;
     }
+  }
+
+  /** Canonical names of the repositories known to link `digest`: the candidates of a mount without `from`. */
+  holdersOf(digest: Digest): string[] {
+    return this.options.holders.of(digest);
   }
 
   /** Names of every repository with stored manifests, as clients address them (proxied ones prefixed). */

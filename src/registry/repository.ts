@@ -45,6 +45,13 @@ export interface LastChunk {
   options: { start?: number; length?: number };
 }
 
+/** The descriptors of manifests whose subject is a digest. */
+export interface ReferrerList {
+  manifests: Descriptor[];
+  /** Set when the upstream failed and this is the last known list (stale-if-error). */
+  stale?: boolean;
+}
+
 export interface PutManifestResult {
   digest: Digest;
   subject?: Digest;
@@ -71,8 +78,8 @@ export interface Repository {
 
   /** Every tag, lexically sorted. */
   listTags(): Promise<string[]>;
-  /** Descriptors of manifests whose subject is `digest`. */
-  listReferrers(digest: Digest): Promise<Descriptor[]>;
+  /** Descriptors of manifests whose subject is `digest`, unfiltered. */
+  listReferrers(digest: Digest): Promise<ReferrerList>;
 
   startUpload(): Promise<UploadSession>;
   /** Links `digest` from `source` into this repository if `source` serves it; false otherwise. */

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import { parseDigest, type Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
 import { UPSTREAM_MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { parseReference, referenceString } from '../oci/reference.js';
 import { parseRepositoryName } from '../oci/repository-name.js';
 import { destroyBody } from './destroy-body.js';
 import { discardBody } from './http-exchange.js';
 import { readBodyWithLimit } from './read-body.js';
+import { fetchReferrers } from './referrers-pages.js';
 import type { RegistryClient } from './registry-client.js';
 import { contentLength, dockerContentDigest, headerValue, mediaTypeOf, parseContentRange } from './response-headers.js';
 import { ResumableBlobBody, type BlobSource } from './resumable-blob-body.js';
@@ -133,6 +135,10 @@ export class RegistryUpstream implements Upstream {
     if (response.statusCode !== 200) return failWithStatus(response, what);
     const body = await readBodyWithLimit(response.body, MAX_TAG_LIST_BYTES, what, options.signal);
     return parseTagPage(body, headerValue(response.headers, 'link'), url, what);
+  }
+
+  referrers(repository: string, digest: Digest, signal?: AbortSignal): Promise<Descriptor[] | null> {
+    return fetchReferrers(this.client, { repository, digest, maxPageBytes: this.settings.maxManifestBytes, ...(signal ? { signal } : {}) });
   }
 
   close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { nextLink } from './link-header.js';
 import { UpstreamError, type TagPage } from './upstream.js';
 
 /**
@@ -21,16 +22,5 @@ export function parseTagPage(body: Buffer, linkHeader: string | undefined, base:
 
 /** The `last` parameter of the `rel="next"` link, or null. */
 export function nextLast(linkHeader: string | undefined, base: URL): string | null {
-  if (!linkHeader) return null;
-  for (const link of linkHeader.split(/,(?=\s*<)/)) {
-    const match = /^\s*<([^>]*)>(.*)$/.exec(link);
-    if (!match?.[1] || match[2] === undefined) continue;
-    if (!/;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(match[2])) continue;
-    try {
-      return new URL(match[1], base).searchParams.get('last');
-    } catch {
-      return null;
-    }
-  }
-  return null;
+  return nextLink(linkHeader, base)?.searchParams.get('last') ?? null;
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
+import type { Descriptor } from '../oci/manifest.js';
 
 /**
  * The contract between the registry layer and a remote registry. One `Upstream` per configured
@@ -86,6 +87,12 @@ export interface Upstream {
   headBlob(repository: string, digest: Digest, signal?: AbortSignal): Promise<{ size: number }>;
   getBlob(repository: string, digest: Digest, options?: { offset?: number; signal?: AbortSignal }): Promise<BlobResponse>;
   listTags(repository: string, options?: { n?: number; last?: string; signal?: AbortSignal }): Promise<TagPage>;
+  /**
+   * The referrers of `digest` from the upstream's referrers API, unfiltered, all pages. Null when the
+   * upstream has no such API (the caller reads the referrers tag instead); 'not-found' for an
+   * unknown repository.
+   */
+  referrers(repository: string, digest: Digest, signal?: AbortSignal): Promise<Descriptor[] | null>;
   close(): Promise<void>;
 }
 

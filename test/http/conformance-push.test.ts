@@ -314,12 +314,13 @@ describe('Cross-Repository Blob Mount', () => {
     await expectPullable(pathOf(put), missing);
   });
 
-  it('push-23: cross-mounting without from, when the blob exists elsewhere, is 202 (no automatic mount)', async () => {
-    const res = await post('conformance/push-anonymous', `?mount=${sha256(blob)}`);
-    expect(res.status).toBe(202);
+  it('push-23: cross-mounting without from (automatic content discovery), when the blob exists elsewhere, is 201', async () => {
     await expectOciError(await client.fetch(`/v2/conformance/push-anonymous/blobs/${sha256(blob)}`), 404, 'BLOB_UNKNOWN');
-    const put = await client.fetch(`${pathOf(res)}?digest=${sha256(blob)}`, { method: 'PUT', body: blob });
-    expect(put.status).toBe(201);
+    const res = await post('conformance/push-anonymous', `?mount=${sha256(blob)}`);
+    expect(res.status).toBe(201);
+    expect(pathOf(res)).toBe(`/v2/conformance/push-anonymous/blobs/${sha256(blob)}`);
+    expect(res.headers.get('docker-content-digest')).toBe(sha256(blob));
+    await expectPullable(pathOf(res), blob);
   });
 
   it('push-24: a `from` that names no repository we can mount from (invalid, unknown upstream) is a plain session (202)', async () => {

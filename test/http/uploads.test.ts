@@ -401,13 +401,32 @@ describe('cross-repository mount', () => {
     expect((await client.fetch(location)).status).toBe(204);
   });
 
-  it('is 202 when `from` is missing, or names a repository that does not exist', async () => {
+  it('is 202 when `from` names a repository that does not have it, even if another one does', async () => {
     const digest = await client.pushBlob('mount/source', bytesOf('mount-2', 10));
-    for (const query of [`mount=${digest}`, `mount=${digest}&from=mount/nothing-here`]) {
-      const res = await client.fetch(`/v2/mount/target3/blobs/uploads/?${query}`, { method: 'POST' });
-      expect(res.status).toBe(202);
-      await expectNoBlob('mount/target3', digest);
-    }
+    const res = await client.fetch(`/v2/mount/target3/blobs/uploads/?mount=${digest}&from=mount/nothing-here`, { method: 'POST' });
+    expect(res.status).toBe(202);
+    await expectNoBlob('mount/target3', digest);
+  });
+
+  it('without `from`, is 201 when a repository the caller may read has the blob (automatic content discovery)', async () => {
+    const bytes = bytesOf('mount-anywhere', 321);
+    const digest = await client.pushBlob('mount/somewhere/else', bytes);
+    const res = await client.fetch(`/v2/mount/discovered/blobs/uploads/?mount=${digest}`, { method: 'POST' });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('location')).toBe(`/v2/mount/discovered/blobs/${digest}`);
+    expect(res.headers.get('docker-content-digest')).toBe(digest);
+    await expectBlob('mount/discovered', bytes);
+  });
+
+  it('without `from`, is 202 for a blob no repository has: never pushed, or deleted from the only one that had it', async () => {
+    const never = sha256('never pushed anywhere');
+    const first = await client.fetch(`/v2/mount/discovered2/blobs/uploads/?mount=${never}`, { method: 'POST' });
+    expect(first.status).toBe(202);
+    const digest = await client.pushBlob('mount/deleting', bytesOf('mount-deleted', 99));
+    expect((await client.fetch(`/v2/mount/deleting/blobs/${digest}`, { method: 'DELETE' })).status).toBe(202);
+    const res = await client.fetch(`/v2/mount/discovered2/blobs/uploads/?mount=${digest}`, { method: 'POST' });
+    expect(res.status).toBe(202);
+    await expectNoBlob('mount/discovered2', digest);
   });
 
   it('is 400 DIGEST_INVALID for a malformed mount digest', async () => {

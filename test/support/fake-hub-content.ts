@@ -30,6 +30,16 @@ export interface HubContent {
   blob(repository: string, digest: string): Promise<Lookup<BlobHandle>>;
   /** All tags, sorted; the hub paginates. */
   tags(repository: string): Promise<Lookup<string[]>>;
+  /** Descriptors of the manifests whose subject is `digest`, by digest; 'missing' when there is no referrers API. */
+  referrers(repository: string, digest: string): Promise<Lookup<ReferrerDescriptor[]>>;
+}
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: Digest;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 interface MemoryRepository {
@@ -82,6 +92,30 @@ export class MemoryContent implements HubContent {
     return repo ? [...repo.tags.keys()].sort() : 'no-repo';
   }
 
+  async referrers(repository: string, digest: string): Promise<Lookup<ReferrerDescriptor[]>> {
+    const repo = this.repositories.get(repository);
+    if (!repo) return 'no-repo';
+    const found: ReferrerDescriptor[] = [];
+    for (const manifest of repo.manifests.values()) {
+      const json = JSON.parse(manifest.bytes.toString('utf8')) as {
+        subject?: { digest?: string };
+        artifactType?: string;
+        config?: { mediaType?: string };
+        annotations?: Record<string, string>;
+      };
+      if (json.subject?.digest !== digest) continue;
+      const artifactType = json.artifactType ?? json.config?.mediaType;
+      found.push({
+        mediaType: manifest.mediaType,
+        digest: manifest.digest,
+        size: manifest.bytes.length,
+        ...(artifactType ? { artifactType } : {}),
+        ...(json.annotations ? { annotations: json.annotations } : {}),
+      });
+    }
+    return found.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  }
+
   private repository(name: string): MemoryRepository {
     let repo = this.repositories.get(name);
     if (!repo) {
@@ -130,6 +164,11 @@ export class BackendContent implements HubContent {
     if (response.statusCode !== 200) return notFound(response.statusCode ?? 0, bytes);
     const tags = (JSON.parse(bytes.toString('utf8')) as { tags?: string[] | null }).tags ?? [];
     return [...tags].sort();
+  }
+
+  /** A backend (distribution 2.8) has no referrers API; neither has the hub in front of it. */
+  async referrers(): Promise<Lookup<ReferrerDescriptor[]>> {
+    return 'missing';
   }
 
   private send(method: string, path: string, headers: Record<string, string>): Promise<http.IncomingMessage> {

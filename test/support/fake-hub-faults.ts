@@ -3,7 +3,7 @@
  * request (`times`, default 1; `Infinity` for "until cleared"). Rules are checked in this order for
  * each request: delay → stall → fail; body rules (cut, ignoreRange) apply when blob bytes are served.
  */
-export type HubRequestKind = 'token' | 'manifest' | 'blob' | 'cdn' | 'tags' | 'other';
+export type HubRequestKind = 'token' | 'manifest' | 'blob' | 'cdn' | 'tags' | 'referrers' | 'other';
 /** A kind, or `any` for every request. */
 export type FaultTarget = HubRequestKind | 'any';
 

@@ -19,6 +19,8 @@ export interface FakeRegistryApiOptions {
   cdn: FakeCdn | null;
   rateLimit: { limit: number; windowSeconds: number } | null;
   redirectManifestsTo: string | undefined;
+  /** Referrers per page (`?page=N`, with `Link: rel="next"`); all on one page when unset. */
+  referrersPageSize: number | undefined;
 }
 
 /**
@@ -56,6 +58,7 @@ export class FakeRegistryApi {
     }
     if (route.kind === 'manifest') return this.serveManifest(req, res, repository, route.reference as string);
     if (route.kind === 'blob') return this.serveBlob(req, res, repository, route.reference as string);
+    if (route.kind === 'referrers') return this.serveReferrers(res, repository, route.reference as string, url);
     return this.serveTags(res, repository, url);
   }
 
@@ -109,6 +112,26 @@ export class FakeRegistryApi {
     res.end(JSON.stringify({ name: repository, tags: page }));
   }
 
+  /**
+   * The referrers API, unfiltered, paged by `referrersPageSize`. Without the API (a backend), a 404
+   * with a plain-text body, as distribution 2.8's router answers unknown paths.
+   */
+  private async serveReferrers(res: http.ServerResponse, repository: string, digest: string, url: URL): Promise<void> {
+    const all = await this.options.content.referrers(repository, digest);
+    if (all === 'no-repo') return this.unknownRepository(res, repository);
+    if (all === 'missing') {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', ...API_VERSION_HEADER });
+      res.end('404 page not found\n');
+      return;
+    }
+    const size = this.options.referrersPageSize ?? Math.max(all.length, 1);
+    const page = Number(url.searchParams.get('page') ?? '0');
+    const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json', ...API_VERSION_HEADER };
+    if ((page + 1) * size < all.length) headers.link = `</v2/${repository}/referrers/${digest}?page=${page + 1}>; rel="next"`;
+    res.writeHead(200, headers);
+    res.end(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: all.slice(page * size, (page + 1) * size) }));
+  }
+
   /** Docker Hub answers 401 (not 404) for repositories that do not exist, even with a valid token. */
   private unknownRepository(res: http.ServerResponse, repository: string): void {
     if (!this.options.auth.enabled) return sendRegistryError(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry');
@@ -130,6 +153,8 @@ export function classify(pathname: string): Route {
   if (match) return { kind: 'blob', repository: match[1], reference: match[2] };
   match = /^\/v2\/(.+)\/tags\/list$/.exec(pathname);
   if (match) return { kind: 'tags', repository: match[1] };
+  match = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(pathname);
+  if (match) return { kind: 'referrers', repository: match[1], reference: match[2] };
   return { kind: 'other' };
 }
 

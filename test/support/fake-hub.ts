@@ -28,6 +28,8 @@
  *   directly. Range (`bytes=N-`, `bytes=N-M`) → 206 + `Content-Range`, on the hub and on the CDN.
  * - `redirectManifestsTo`: authorized manifest requests get `307` to another registry.
  * - `tags/list` with `n` / `last` and a `Link: <…>; rel="next"` header while more tags remain.
+ * - The referrers API (`/v2/<name>/referrers/<digest>`, unfiltered, paged by `referrersPageSize`);
+ *   with `backend` there is none (404, like distribution 2.8).
  * - `backend`: serve manifests, blobs and tags from a real v2 registry (no auth) instead of memory;
  *   the hub's auth, CDN and faults still apply. The `add*` methods are unavailable then.
  *
@@ -70,6 +72,8 @@ export interface FakeHubOptions {
    * registry.k8s.io sending clients to a regional backend.
    */
   redirectManifestsTo?: string;
+  /** Referrers per page of the referrers API (`Link: rel="next"` while more remain); all at once by default. */
+  referrersPageSize?: number;
 }
 
 export interface HubRequest {
@@ -148,6 +152,7 @@ class FakeHubServer implements FakeHub {
       cdn,
       rateLimit: options.rateLimit === undefined ? { limit: 100, windowSeconds: 21600 } : options.rateLimit,
       redirectManifestsTo: options.redirectManifestsTo,
+      referrersPageSize: options.referrersPageSize,
     });
     this.registryServer = this.createServer((req, res) => this.api.handle(req, res, new URL(req.url ?? '/', this.url)));
     this.cdnServer = cdn ? this.createServer((req, res) => cdn.handle(req, res)) : null;

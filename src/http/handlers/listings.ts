@@ -57,7 +57,11 @@ export async function listAllTags(ctx: Omit<HandlerContext<unknown>, 'repository
 
 export async function listReferrers(ctx: HandlerContext<{ name: string; digest: Digest }>): Promise<void> {
   const { query, reply, repository, path } = ctx;
-  let manifests = await repository.listReferrers(path.digest);
+  const list = await repository.listReferrers(path.digest);
+  let manifests = list.manifests;
+  if (list.stale) reply.header('Warning', '299 - "Response is stale: the upstream registry is unavailable"');
+  // Applied here for every repository: a proxied list is always fetched unfiltered, so whether or
+  // not an upstream filters, the answer and its OCI-Filters-Applied are Stowage's own.
   if (query.artifactType !== undefined) {
     manifests = manifests.filter((d) => d.artifactType === query.artifactType);
     reply.header('OCI-Filters-Applied', 'artifactType');

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { parseDigest } from '../../oci/digest.js';
+import { parseDigest, type Digest } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import { isRepositoryName } from '../../oci/repository-name.js';
 import type { Repository } from '../../registry/repository.js';
@@ -32,6 +32,11 @@ function sendCreated(ctx: HandlerContext<unknown>, name: string, digest: string)
     .send();
 }
 
+async function mountFrom(ctx: HandlerContext<UploadsPath>, from: string, digest: Digest): Promise<boolean> {
+  const source = mountSource(ctx, from);
+  return source !== null && ctx.repository.mountBlob(digest, source);
+}
+
 /**
  * The repository `?from=` names, or null when it names none we could mount from (an invalid name, an
  * upstream that is not configured, a repository the caller may not pull): the spec asks for a plain
@@ -49,16 +54,31 @@ function mountSource(ctx: HandlerContext<UploadsPath>, from: string): Repository
 }
 
 /**
- * POST: start a session; `?digest=` uploads monolithically; `?mount=&from=` links an existing blob.
- * A mount without `from` is never attempted (202): looking for the blob in every repository would
- * let any repository read another's blobs by digest.
+ * A mount without `from` (the spec's automatic content discovery): the first repository known to
+ * link the blob that the caller may pull. Only those: a repository serves only blobs it links, so
+ * a mount must never hand out a blob the caller could not have read anyway.
+ */
+async function discoveredMount(ctx: HandlerContext<UploadsPath>, digest: Digest): Promise<boolean> {
+  for (const holder of ctx.registry.holdersOf(digest)) {
+    const source = mountSource(ctx, holder); // null unless the caller may pull it
+    if (source && (await ctx.repository.mountBlob(digest, source))) return true;
+  }
+  return false;
+}
+
+/**
+ * POST: start a session; `?digest=` uploads monolithically; `?mount=` links an existing blob, from
+ * the repository `from` names or, without `from`, from one the caller may pull (201); a mount
+ * that cannot be done is a plain session (202), as the spec asks.
  */
 export async function startUpload(ctx: HandlerContext<UploadsPath>): Promise<void> {
   const { repository, request, query, path } = ctx;
   if (query.mount !== undefined) {
     const digest = parseDigest(query.mount);
-    const source = query.from === undefined ? null : mountSource(ctx, query.from);
-    if (source && (await repository.mountBlob(digest, source))) return sendCreated(ctx, path.name, digest);
+    const mounted = query.from === undefined
+      ? await discoveredMount(ctx, digest)
+      : await mountFrom(ctx, query.from, digest);
+    if (mounted) return sendCreated(ctx, path.name, digest);
   }
   // Validate before creating a session, so a bad ?digest= leaves nothing behind.
   const digest = query.digest === undefined ? null : parseDigest(query.digest);
