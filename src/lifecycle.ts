@@ -10,7 +10,6 @@ export interface Lifecycle {
 }
 
 const PULL_FLUSH_MS = 5_000;
-const STATS_SAMPLE_MS = 10_000;
 
 /** Starts the background work (abandoned-upload purge) and returns how to stop everything. */
 export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
@@ -27,7 +26,7 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
   flushPulls.unref();
   // The stats page charts the process's recent history (metrics/stats-history.ts).
   history.add(traffic.sample(Date.now()));
-  const sample = setInterval(() => history.add(traffic.sample(Date.now())), STATS_SAMPLE_MS);
+  const sample = setInterval(() => history.add(traffic.sample(Date.now())), history.intervalMs);
   sample.unref();
 
   const close = async (): Promise<void> => {

@@ -43,6 +43,8 @@ export interface AppOptions {
   /** Shorter upstream backoff (tests). */
   upstreamRetry?: { baseDelayMs?: number; maxDelayMs?: number };
   now?: () => number;
+  /** How often the stats history is sampled (default 10 s; shorter in tests and screenshots). */
+  statsSampleMs?: number;
 }
 
 /** One configured upstream: its client and the freshness rules of its manifests. */
@@ -183,6 +185,6 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   });
   for (const warning of exposureWarnings(config)) logger.warn(warning);
   const access = auth?.access ?? OPEN_ACCESS;
-  const history = new StatsHistory();
+  const history = new StatsHistory(options.statsSampleMs);
   return { config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history, access, auth };
 }

@@ -7,6 +7,7 @@ import { registerHttpMetrics } from '../metrics/http-metrics.js';
 import type { Services } from '../services.js';
 import { adminGuard } from './admin-guard.js';
 import { registerApiRoutes } from './api/routes.js';
+import { registerUiRoutes } from './ui-routes.js';
 import { answerClientError, installProtocolAnswers } from './client-errors.js';
 import { handleError } from './error-handler.js';
 import { registerHealthRoutes } from './health-routes.js';
@@ -73,6 +74,7 @@ export function createHttpServer(services: Services): FastifyInstance {
   });
   if (auth?.tokens) registerTokenRoutes(server, { ...auth, tokens: auth.tokens });
   registerApiRoutes(server, services, access);
+  registerUiRoutes(server);
   registerHealthRoutes(server, readiness);
   if (metrics) registerMetricsRoutes(server, metrics, metricsGuard(services));
   return server;

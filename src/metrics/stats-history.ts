@@ -10,13 +10,17 @@ export interface StatsSample {
 
 /**
  * The process's recent history for the stats charts: a ring of cumulative samples taken every
- * `intervalMs` by lifecycle.ts (the default keeps an hour of 10 s samples). Consumers chart the
+ * `intervalMs` by lifecycle.ts (the defaults keep an hour of 10 s samples). Consumers chart the
  * differences between neighbours; the numbers reset with the process, as its counters do.
  */
 export class StatsHistory {
   private readonly samples: StatsSample[] = [];
 
-  constructor(readonly capacity = 360) {}
+  constructor(
+    /** How often lifecycle.ts takes a sample. */
+    readonly intervalMs = 10_000,
+    readonly capacity = 360,
+  ) {}
 
   add(sample: StatsSample): void {
     this.samples.push(sample);

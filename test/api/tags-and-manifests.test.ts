@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../../src/oci/media-types.js';
 import { expectOciError, jsonBytes, sha256 } from '../http/registry-client.js';
 import { buildImage } from '../support/fake-hub-images.js';
-import { pushHosted, startApiFixture, type ApiFixture } from './support/api-fixture.js';
+import { addIndexWithAttestation, pushHosted, startApiFixture, type ApiFixture } from './support/api-fixture.js';
 
 describe('tags and manifests', () => {
   let f: ApiFixture;
@@ -12,33 +12,7 @@ describe('tags and manifests', () => {
 
   beforeAll(async () => {
     f = await startApiFixture();
-    // A multi-platform index with a BuildKit attestation entry, as `docker buildx --provenance` pushes.
-    const amd64 = buildImage({ platform: { os: 'linux', architecture: 'amd64' }, layerCount: 2 });
-    const arm64 = buildImage({ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, layerCount: 1 });
-    for (const image of [amd64, arm64]) {
-      for (const blob of [image.config, ...image.layers]) f.hub.addBlob('library/multi', blob.bytes);
-      f.hub.addManifest('library/multi', image.digest, image.bytes, image.mediaType);
-    }
-    const attestationBytes = jsonBytes({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256('{}'), size: 2 }, layers: [] });
-    const indexBytes = jsonBytes({
-      schemaVersion: 2,
-      mediaType: MediaType.OciIndex,
-      manifests: [
-        { mediaType: amd64.mediaType, digest: amd64.digest, size: amd64.bytes.length, platform: { os: 'linux', architecture: 'amd64' } },
-        { mediaType: arm64.mediaType, digest: arm64.digest, size: arm64.bytes.length, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-        {
-          mediaType: MediaType.OciManifest,
-          digest: sha256(attestationBytes),
-          size: attestationBytes.length,
-          platform: { os: 'unknown', architecture: 'unknown' },
-          annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': amd64.digest },
-        },
-      ],
-    });
-    index.digest = f.hub.addManifest('library/multi', 'latest', indexBytes, MediaType.OciIndex);
-    index.amd64 = amd64.digest;
-    index.arm64 = arm64.digest;
-    index.attestation = sha256(attestationBytes);
+    Object.assign(index, addIndexWithAttestation(f.hub, 'library/multi', 'latest'));
     await f.pull('library/multi', 'latest', { platform: 'linux/amd64' });
 
     // Hosted: three tags of different ages and sizes, one image signed with a cosign-style tag and

@@ -10,6 +10,8 @@ export function registerInfoRoutes(api: FastifyInstance, ctx: ApiContext): void 
     const { config } = ctx.services;
     return {
       registry: registryHost(config.server.publicUrl, request),
+      // Plain HTTP: podman, nerdctl and crane need their insecure-registry flag.
+      insecure: (config.server.publicUrl ? new URL(config.server.publicUrl).protocol : `${request.protocol}:`) === 'http:',
       upstreams: Object.keys(config.upstreams),
       defaultUpstream: config.defaultUpstream,
       hosted: config.hosted,

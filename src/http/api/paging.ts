@@ -55,8 +55,9 @@ export function pageRequest(query: Record<string, string | undefined>, columns: 
 export function paginate<T>(rows: readonly T[], columns: SortColumns<T>, nameOf: (row: T) => string, request: PageRequest): Page<T> {
   const valueOf = columns[request.sort]!;
   const sign = request.order === 'asc' ? 1 : -1;
+  // Ties are broken by name, always A to Z: the order a person expects among equals.
   const compareKeys = (av: string | number | null, an: string, bv: string | number | null, bn: string): number =>
-    sign * (compareValues(av, bv) || compareValues(an, bn));
+    sign * compareValues(av, bv) || compareValues(an, bn);
   const keyed = rows.map((row) => ({ row, value: valueOf(row), name: nameOf(row) }));
   keyed.sort((a, b) => compareKeys(a.value, a.name, b.value, b.name));
   let start = 0;

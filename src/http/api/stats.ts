@@ -55,6 +55,7 @@ export function registerStatsRoutes(api: FastifyInstance, ctx: ApiContext): void
       },
       pushes: t.pushes,
       fills: fills.progress(),
+      historyIntervalMs: history.intervalMs,
       history: [...history.list(), traffic.sample(Date.now())].map((s) => ({ ...s, at: isoDate(s.at) })),
       // Filled in by the lifecycle work (issue 12) when it reports them.
       gc: null,

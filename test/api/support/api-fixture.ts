@@ -2,7 +2,10 @@ import { fetch, type RequestInit, type Response } from 'undici';
 import { expect } from 'vitest';
 import { ACCEPT_ALL_MANIFESTS } from '../../support/digests.js';
 import { startFakeHub, type FakeHub } from '../../support/fake-hub.js';
+import { MediaType } from '../../../src/oci/media-types.js';
 import { buildImage, type FakeImage } from '../../support/fake-hub-images.js';
+import { jsonBytes, sha256 } from '../../http/registry-client.js';
+import type { AppOptions } from '../../../src/app.js';
 import { startStowage, type RunningStowage } from '../../support/stowage.js';
 import { RegistryClient } from '../../http/registry-client.js';
 
@@ -24,7 +27,7 @@ export interface ApiFixture {
   close(): Promise<void>;
 }
 
-export async function startApiFixture(config: Record<string, unknown> = {}): Promise<ApiFixture> {
+export async function startApiFixture(config: Record<string, unknown> = {}, app: AppOptions = {}): Promise<ApiFixture> {
   const hub = await startFakeHub();
   const stowage = await startStowage({
     config: {
@@ -33,6 +36,7 @@ export async function startApiFixture(config: Record<string, unknown> = {}): Pro
       defaultUpstream: 'docker.io',
       ...config,
     },
+    app,
   });
   const registry = new RegistryClient(stowage.url);
   const call = (path: string, init: RequestInit = {}): Promise<Response> => {
@@ -88,4 +92,36 @@ export async function pushHosted(registry: RegistryClient, name: string, tag: st
   const res = await registry.putManifest(name, tag, image.bytes, image.mediaType);
   expect(res.status, await res.text()).toBe(201);
   return image;
+}
+
+/**
+ * A multi-platform index on the hub, as `docker buildx --provenance` pushes it: linux/amd64 and
+ * linux/arm64/v8 images plus a BuildKit attestation entry (`unknown/unknown` with
+ * `vnd.docker.reference.type`) about the amd64 image.
+ */
+export function addIndexWithAttestation(hub: FakeHub, repository: string, tag: string, layerSize = 1024): { digest: string; amd64: string; arm64: string; attestation: string } {
+  const amd64 = buildImage({ platform: { os: 'linux', architecture: 'amd64' }, layerCount: 2, layerSize });
+  const arm64 = buildImage({ platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, layerCount: 1, layerSize });
+  for (const image of [amd64, arm64]) {
+    for (const blob of [image.config, ...image.layers]) hub.addBlob(repository, blob.bytes);
+    hub.addManifest(repository, image.digest, image.bytes, image.mediaType);
+  }
+  const attestation = jsonBytes({ schemaVersion: 2, mediaType: MediaType.OciManifest, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256('{}'), size: 2 }, layers: [] });
+  const index = jsonBytes({
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: [
+      { mediaType: amd64.mediaType, digest: amd64.digest, size: amd64.bytes.length, platform: { os: 'linux', architecture: 'amd64' } },
+      { mediaType: arm64.mediaType, digest: arm64.digest, size: arm64.bytes.length, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+      {
+        mediaType: MediaType.OciManifest,
+        digest: sha256(attestation),
+        size: attestation.length,
+        platform: { os: 'unknown', architecture: 'unknown' },
+        annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': amd64.digest },
+      },
+    ],
+  });
+  const digest = hub.addManifest(repository, tag, index, MediaType.OciIndex);
+  return { digest, amd64: amd64.digest, arm64: arm64.digest, attestation: sha256(attestation) };
 }

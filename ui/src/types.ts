@@ -1,0 +1,139 @@
+/** The JSON the API answers (README "JSON API"). */
+export interface Repository {
+  name: string;
+  kind: 'hosted' | 'cached';
+  upstream: string | null;
+  remoteName: string;
+  tagCount: number;
+  size: number;
+  storedBytes: number;
+  updatedAt: string | null;
+  lastPulledAt: string | null;
+  pulls: number;
+}
+
+export interface Permissions {
+  delete: boolean;
+  refresh: boolean;
+}
+
+export interface TagRow {
+  tag: string;
+  digest: string;
+  mediaType: string;
+  type: 'image' | 'index' | 'artifact';
+  artifactType: string | null;
+  platforms: string[];
+  platformsCached: number;
+  size: number;
+  created: string | null;
+  updatedAt: string | null;
+  lastPulledAt: string | null;
+  pulls: number;
+  signed: boolean;
+  revalidatedAt?: string | null;
+  expiresAt?: string | null;
+  stale?: boolean;
+}
+
+export interface Page<T> {
+  nextCursor: string | null;
+  total: number;
+  items: T[];
+}
+
+export interface RepositoryList {
+  repositories: Repository[];
+  nextCursor: string | null;
+  total: number;
+}
+
+export interface TagList extends Repository {
+  permissions: Permissions;
+  tags: TagRow[];
+  nextCursor: string | null;
+  total: number;
+}
+
+export interface ManifestDetail {
+  name: string;
+  kind: 'hosted' | 'cached';
+  digest: string;
+  mediaType: string;
+  type: 'image' | 'index' | 'artifact' | null;
+  artifactType: string | null;
+  manifestSize: number;
+  cached: boolean;
+  tags: string[];
+  size: number | null;
+  platforms: Array<{ platform: string; os: string; architecture: string; variant: string | null; digest: string; mediaType: string; size: number; cached: boolean }>;
+  attestations: Array<{ digest: string; size: number; about: string | null }>;
+  layers: Array<{ digest: string; mediaType: string; size: number; cached: boolean }>;
+  config: null | {
+    digest: string;
+    mediaType: string;
+    size: number;
+    cached: boolean;
+    created?: string | null;
+    platform?: string | null;
+    author?: string | null;
+    user?: string | null;
+    workingDir?: string | null;
+    env?: string[];
+    entrypoint?: string[] | null;
+    cmd?: string[] | null;
+    labels?: Record<string, string>;
+    exposedPorts?: string[];
+  };
+  history: Array<{ created: string | null; createdBy: string | null; comment: string | null; emptyLayer: boolean }> | null;
+  annotations: Record<string, string>;
+  subject: { digest: string; mediaType: string } | null;
+  referrers: Array<{ digest: string; artifactType: string | null; kind: string; size: number; annotations: Record<string, string> }>;
+  signatureTags: Array<{ tag: string; kind: string }>;
+  signed: boolean;
+  pulls: number;
+  lastPulledAt: string | null;
+  permissions: Permissions;
+  raw: unknown;
+}
+
+export interface UpstreamStats {
+  name: string;
+  url: string | null;
+  status: 'idle' | 'ok' | 'failing';
+  requests: number;
+  errors: number;
+  lastSuccessAt: string | null;
+  lastError: { at: string | null; status: number | 'error' } | null;
+  bytesDownloaded: number;
+  rateLimit: { limit: number | null; remaining: number | null } | null;
+  cache: { requests: number; hitRatio: number | null };
+}
+
+export interface Stats {
+  cache: { requests: number; hit: number; miss: number; stale: number; coalesced: number; negative: number; hitRatio: number | null };
+  bytes: { fromCache: number; fromUpstream: number; saved: number };
+  upstreams: UpstreamStats[];
+  storage: { cacheBytes: number; cacheObjects: number; budgetBytes: number; evictions: number; evictedBytes: number };
+  pushes: { manifest: number; blob: number };
+  fills: Array<{ digest: string; upstream: string; bytesDone: number; size: number | null }>;
+  historyIntervalMs: number;
+  history: Array<{ at: string; requests: number; misses: number; bytesFromCache: number; bytesFromUpstream: number }>;
+  gc: null | Record<string, unknown>;
+  prefetch: null | Record<string, unknown>;
+}
+
+export interface Info {
+  registry: string;
+  insecure: boolean;
+  upstreams: string[];
+  defaultUpstream: string | null;
+  hosted: string[];
+  auth: 'open' | 'basic' | 'bearer';
+}
+
+export interface Session {
+  mode: 'open' | 'basic' | 'bearer';
+  user: string | null;
+  admin: boolean;
+}
