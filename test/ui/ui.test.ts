@@ -2,7 +2,9 @@ import type { Browser, Page } from 'playwright-core';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasChromium, launchChromium, openPage } from '../support/browser.js';
-import { startStowage } from '../support/stowage.js';
+import { AuthorizedClient, basic, writeHtpasswd } from '../support/auth.js';
+import { requireTool, tempDir } from '../support/processes.js';
+import { startStowage, type RunningStowage } from '../support/stowage.js';
 import { pushHosted, startApiFixture, type ApiFixture } from '../api/support/api-fixture.js';
 
 // Browser-side code in page.waitForFunction callbacks (serialized, run in the page: string forms
@@ -218,5 +220,75 @@ describe.skipIf(!hasChromium())('web UI', () => {
       await empty.close();
     }
     expect(consoleErrors.filter((e) => !e.includes('404'))).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasChromium() || !requireTool('htpasswd'))('web UI with access control', () => {
+  let work: Awaited<ReturnType<typeof tempDir>>;
+  let stowage: RunningStowage;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    work = await tempDir('ui-auth');
+    const htpasswd = `${work.path}/htpasswd`;
+    await writeHtpasswd(htpasswd, { alice: 'alice-pw' });
+    stowage = await startStowage({
+      config: {
+        hosted: ['team/**', 'public/**'],
+        auth: {
+          htpasswd,
+          access: [
+            { repos: ['team/**', 'public/**'], users: ['alice'], actions: ['pull', 'push', 'delete'] },
+            { repos: ['public/**'], users: ['anonymous', '*'], actions: ['pull'] },
+          ],
+          token: { ttl: '15m' },
+        },
+      },
+    });
+    const alice = new AuthorizedClient(stowage.url, basic('alice', 'alice-pw'));
+    await pushHosted(alice, 'team/secret', '1');
+    await pushHosted(alice, 'public/base', '1');
+    await alice.close();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stowage?.close();
+    await work?.remove();
+  });
+
+  it('signs in with the form (no Basic pop-up), shows what alice may see and do, and signs out', async () => {
+    const { page, context } = await openPage(browser);
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.type());
+      void d.dismiss();
+    });
+    await page.goto(`${stowage.url}/ui/repositories/team/secret`);
+    await page.getByRole('heading', { name: 'Sign in to see this' }).waitFor();
+    await page.getByRole('link', { name: 'Sign in' }).first().click();
+    await page.getByLabel('User name').fill('alice');
+    await page.getByLabel('Password').fill('wrong');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Wrong user name or password.').waitFor();
+    await page.getByLabel('Password').fill('alice-pw');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Back where the viewer was going, signed in.
+    await page.getByRole('heading', { name: 'team/secret' }).waitFor();
+    expect(page.url()).toBe(`${stowage.url}/ui/repositories/team/secret`);
+    expect(await page.locator('.user-name').innerText()).toBe('alice');
+    expect(await page.getByRole('button', { name: 'Delete 1' }).count()).toBe(1);
+    await page.getByRole('link', { name: 'Repositories', exact: true }).click();
+    await page.getByRole('link', { name: 'team/secret' }).waitFor();
+    expect(await page.locator('table.repositories tbody td.name').allInnerTexts()).toEqual(['public/base', 'team/secret']);
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === 'stowage_session')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('link', { name: 'Sign in' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('table.repositories tbody tr').length === 1);
+    expect(await page.locator('table.repositories tbody td.name').allInnerTexts()).toEqual(['public/base']);
+    expect(dialogs).toEqual([]); // never the browser's own credentials prompt
+    await context.close();
   });
 });

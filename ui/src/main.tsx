@@ -83,7 +83,8 @@ function App() {
           </button>
         </div>
       </header>
-      <main id="main" tabIndex={-1}>
+      {/* Keyed by who is signed in: every view loads again when that changes. */}
+      <main id="main" tabIndex={-1} key={session?.user ?? 'anonymous'}>
         {route.view === 'repositories' && <RepositoriesView query={route.query} info={info} />}
         {route.view === 'repository' && <RepositoryView key={route.name} name={route.name} info={info} />}
         {route.view === 'manifest' && <ManifestView key={`${route.name}@${route.reference}`} name={route.name} reference={route.reference} info={info} />}

@@ -2,7 +2,7 @@ import { RegistryError } from '../../oci/errors.js';
 import type { Route } from '../../registry/registry.js';
 import { describeKey } from '../../registry/repository-views.js';
 import type { Services } from '../../services.js';
-import type { AccessControl } from './access.js';
+import type { AccessControl } from '../../auth/access-control.js';
 import type { SessionCookies } from './session-cookies.js';
 
 /** What every API route file receives. */

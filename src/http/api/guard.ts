@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../../oci/errors.js';
-import type { AccessControl, Action, Identity } from './access.js';
+import type { AccessControl, Action, Identity } from '../../auth/access-control.js';
 import { readCookie, SESSION_COOKIE, type SessionCookies } from './session-cookies.js';
 
 declare module 'fastify' {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError } from '../../oci/errors.js';
 import type { RepositoryView } from '../../registry/repository-views.js';
 import type { PullCount } from '../../storage/pull-stats.js';
-import type { Identity } from './access.js';
+import type { Identity } from '../../auth/access-control.js';
 import { parseApiRepositoryPath, type ApiRepositoryPath } from './api-path.js';
 import { isoDate, routeOfCanonical, type ApiContext } from './context.js';
 import { requireAllowed, viewerOf } from './guard.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AccessControl } from './access.js';
+import type { AccessControl } from '../../auth/access-control.js';
 import type { ApiContext } from './context.js';
 import { apiGuard } from './guard.js';
 import { registerInfoRoutes } from './info.js';

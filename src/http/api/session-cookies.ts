@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Identity } from './access.js';
+import type { Identity } from '../../auth/access-control.js';
 
 export const SESSION_COOKIE = 'stowage_session';
 const DEFAULT_TTL_MS = 8 * 3_600_000;
