@@ -45,6 +45,8 @@ const upstream = section(
     concurrency: int(32, 1),
     connectTimeout: duration(10_000),
     headersTimeout: duration(30_000),
+    /** Time to the upstream's response headers for one request, token rounds, redirects and retries included. */
+    requestDeadline: duration(20_000),
     bodyTimeout: duration(60_000),
     retries: int(2),
     blobResumes: int(3),

@@ -11,6 +11,7 @@ export function upstreamSettings(name: string, upstream: UpstreamConfig, config:
     concurrency: upstream.concurrency,
     connectTimeoutMs: upstream.connectTimeout,
     headersTimeoutMs: upstream.headersTimeout,
+    requestDeadlineMs: upstream.requestDeadline,
     bodyTimeoutMs: upstream.bodyTimeout,
     retries: upstream.retries,
     blobResumes: upstream.blobResumes,

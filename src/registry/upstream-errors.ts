@@ -26,9 +26,11 @@ export function toRegistryError(error: unknown, notFound: 'MANIFEST_UNKNOWN' | '
       return new RegistryError('UPSTREAM_UNAVAILABLE', { ...detail, reason: `the upstream registry sent an unusable response: ${error.message}` });
     case 'unavailable':
       return new RegistryError('UPSTREAM_UNAVAILABLE', { ...detail, reason: `the upstream registry is unreachable: ${error.message}` });
+    case 'timeout':
+      return new RegistryError('UPSTREAM_TIMEOUT', { ...detail, reason: error.message });
   }
 }
 
 /** Failures after which a cached (stale) answer is better than an error. */
 export const isUpstreamOutage = (error: unknown): boolean =>
-  error instanceof UpstreamError && (error.kind === 'unavailable' || error.kind === 'rate-limited');
+  error instanceof UpstreamError && (error.kind === 'unavailable' || error.kind === 'timeout' || error.kind === 'rate-limited');

@@ -67,8 +67,8 @@ export function createUpstream(settings: UpstreamSettings, deps: UpstreamDeps = 
   });
   const credentials =
     settings.username !== undefined && settings.password !== undefined ? { username: settings.username, password: settings.password } : null;
-  const auth = new RegistryAuthenticator({ upstreamUrl, credentials, tokens: new TokenCache(now), http, logger });
-  const client = new RegistryClient(upstreamUrl, http, auth);
+  const auth = new RegistryAuthenticator({ upstreamUrl, credentials, tokens: new TokenCache(now), http, logger, deadlineMs: settings.requestDeadlineMs });
+  const client = new RegistryClient(upstreamUrl, http, auth, settings.requestDeadlineMs);
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> =>

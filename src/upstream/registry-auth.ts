@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { findBearerChallenge, hasBasicChallenge, parseAuthChallenges, type BearerChallenge } from './auth-challenge.js';
 import type { HttpExchange } from './http-exchange.js';
 import { mayReceiveCredentials } from './realm-policy.js';
-import { mayContact } from './redirect-policy.js';
+import { HeadersDeadline } from './headers-deadline.js';
+import { describeUrl, mayContact } from './redirect-policy.js';
 import type { TokenCache } from './token-cache.js';
 import { basicAuthorization, requestToken, type Credentials } from './token-client.js';
 import { UpstreamError } from './upstream.js';
@@ -38,6 +39,8 @@ export class RegistryAuthenticator {
       tokens: TokenCache;
       http: HttpExchange;
       logger: Logger;
+      /** The request deadline (headers-deadline.ts), also for the shared token fetches. */
+      deadlineMs: number;
     },
   ) {}
 
@@ -54,7 +57,11 @@ export class RegistryAuthenticator {
     const tokenKey = [challenge.realm.href, challenge.service ?? '', scope, credentials ? 'configured' : 'anonymous'].join('\n');
     const { token, fresh } = await this.options.tokens.obtain(
       tokenKey,
-      () => requestToken(this.options.http, { realm: challenge.realm, service: challenge.service, scope, credentials }),
+      // Shared by every request waiting for this token, so bounded by a deadline of its own.
+      () =>
+        HeadersDeadline.run(this.options.deadlineMs, () => `token from ${describeUrl(challenge.realm)}`, (tokenSignal) =>
+          requestToken(this.options.http, { realm: challenge.realm, service: challenge.service, scope, credentials, signal: tokenSignal }),
+        ),
       signal,
     );
     return { header: `Bearer ${token}`, attempt: { kind: 'bearer', tokenKey, token, fresh, scope } };

@@ -1,5 +1,6 @@
 import { discardBody, type HttpExchange, type UpstreamResponse } from './http-exchange.js';
-import { nextRedirectUrl, REDIRECT_STATUSES } from './redirect-policy.js';
+import { HeadersDeadline } from './headers-deadline.js';
+import { describeUrl, nextRedirectUrl, REDIRECT_STATUSES } from './redirect-policy.js';
 import type { RegistryAuthenticator } from './registry-auth.js';
 import { headerValue } from './response-headers.js';
 import { UpstreamError } from './upstream.js';
@@ -26,7 +27,8 @@ const MAX_AUTH_ROUNDS = 4;
 
 /**
  * One registry API request, end to end: authorization (registry-auth.ts), redirects followed hop by
- * hop under redirect-policy.ts, retries inside each hop (http-exchange.ts). Redirect responses are
+ * hop under redirect-policy.ts, retries inside each hop (http-exchange.ts), all of it within one
+ * request deadline (headers-deadline.ts). Redirect responses are
  * never returned or cached; every hop's body is drained. Headers like `Range` travel across hops,
  * `Authorization` never does: it is computed per hop for that hop's origin.
  */
@@ -37,14 +39,26 @@ export class RegistryClient {
     private readonly upstreamUrl: URL,
     private readonly http: HttpExchange,
     private readonly auth: RegistryAuthenticator,
+    /** HeadersDeadline of every request: `UpstreamSettings.requestDeadlineMs`. */
+    private readonly deadlineMs: number,
   ) {
     // An upstream may live below a path (`https://mirror.example/prefix`); the API is `<base>/v2/...`.
     this.basePath = upstreamUrl.pathname.replace(/\/+$/, '');
   }
 
   async request(request: RegistryRequest): Promise<RegistryAnswer> {
+    const url = new URL(`${this.basePath}${request.path}`, this.upstreamUrl.origin);
+    const deadline = new HeadersDeadline(this.deadlineMs, request.signal, () => `${request.method} ${describeUrl(url)}`);
+    try {
+      return await this.follow({ ...request, signal: deadline.signal }, url);
+    } finally {
+      deadline.settle();
+    }
+  }
+
+  private async follow(request: RegistryRequest, start: URL): Promise<RegistryAnswer> {
     const scope = `repository:${request.repository}:pull`;
-    let url = new URL(`${this.basePath}${request.path}`, this.upstreamUrl.origin);
+    let url = start;
     let hops = 0;
     let authRounds = 0;
     while (true) {

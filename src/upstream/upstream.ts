@@ -17,8 +17,10 @@ export interface UpstreamSettings {
   /** Max requests in flight to this upstream (p-limit). */
   concurrency: number;
   connectTimeoutMs: number;
-  /** Time to response headers. */
+  /** Time to response headers, per attempt. */
   headersTimeoutMs: number;
+  /** Time to the final response headers of one logical request: token rounds, redirects, retries included. */
+  requestDeadlineMs: number;
   /** Max idle time between body chunks. */
   bodyTimeoutMs: number;
   /** Retries for idempotent requests on network errors, 5xx and 429 (with backoff / Retry-After). */
@@ -67,6 +69,7 @@ export type UpstreamErrorKind =
   | 'unauthorized' // credentials rejected
   | 'rate-limited' // 429 after retries
   | 'unavailable' // network error, timeout, 5xx after retries
+  | 'timeout' // no final response headers within the request deadline
   | 'invalid'; // the upstream answered something unusable (bad redirect, oversized manifest, ...)
 
 export class UpstreamError extends Error {

@@ -11,6 +11,7 @@ export function testSettings(url: string, overrides: Partial<UpstreamSettings> =
     concurrency: 8,
     connectTimeoutMs: 2_000,
     headersTimeoutMs: 2_000,
+    requestDeadlineMs: 10_000,
     bodyTimeoutMs: 2_000,
     retries: 2,
     blobResumes: 2,
