@@ -100,6 +100,8 @@ export interface StowageOptions {
   onSpawn?: () => void;
   /** Readiness poll interval; default 100 ms (10 ms for startup timing). */
   readyPollMs?: number;
+  /** An `auth` section (figure 8); the instance is open without one. */
+  auth?: Record<string, unknown>;
 }
 
 /** Stowage from `dist/main.js` as a separate process with a temp config file. */
@@ -117,6 +119,7 @@ export async function startStowage(options: StowageOptions = {}): Promise<Server
     hosted: ['team/**'],
     upstreams: options.upstreamUrl ? { 'docker.io': { url: options.upstreamUrl, tagTtl: '1h' } } : {},
     defaultUpstream: options.upstreamUrl ? 'docker.io' : null,
+    ...(options.auth ? { auth: options.auth } : {}),
   }, null, 2));
   const url = `http://127.0.0.1:${port}`;
   options.onSpawn?.();
@@ -128,7 +131,8 @@ export async function startStowage(options: StowageOptions = {}): Promise<Server
     env: { ...process.env, NODE_ENV: 'production' },
     logFile: join(dir.path, 'stowage.log'),
     readyTimeoutMs: 30_000,
-    ready: () => pollUntilAnswers(`${url}/v2/`, options.readyPollMs ?? 100),
+    // With auth, /v2/ answers 401 to anonymous callers: the liveness probe says it serves.
+    ready: () => pollUntilAnswers(`${url}${options.auth ? '/healthz' : '/v2/'}`, options.readyPollMs ?? 100),
   });
   return {
     name: 'stowage',

@@ -49,8 +49,10 @@ export class AccessRules {
     return granted ?? NONE;
   }
 
+  /** `actions(…).has(action)` without building the set: this runs on every request. */
   allows(user: string | null, action: Action, canonicalName: string): boolean {
-    return this.actions(user, canonicalName).has(action);
+    if (this.isAdmin(user)) return true;
+    return this.rules.some((rule) => rule.actions.has(action) && this.appliesTo(rule, user) && rule.repos.some((pattern) => pattern.test(canonicalName)));
   }
 
   private appliesTo(rule: Rule, user: string | null): boolean {

@@ -49,9 +49,14 @@ export class Htpasswd {
     return htpasswd;
   }
 
+  /** Whether the file is due for a check (`refresh` would look at it). */
+  get due(): boolean {
+    return this.now() - this.checkedAt >= this.interval;
+  }
+
   /** Re-reads the file if it changed and the last check is older than the interval. Never throws. */
   refresh(): Promise<void> {
-    if (this.now() - this.checkedAt < this.interval) return Promise.resolve();
+    if (!this.due) return Promise.resolve();
     this.checking ??= this.reload(false).finally(() => {
       this.checking = null;
     });

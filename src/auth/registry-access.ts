@@ -32,6 +32,8 @@ const ANONYMOUS: Caller = Object.freeze({ user: null, admin: false, via: 'anonym
 export class RegistryAccess implements AccessControl {
   readonly mode: 'basic' | 'bearer';
   private verdictsVersion = -1;
+  /** One Caller per verified token (the verifier caches the token), so a request allocates none. */
+  private readonly tokenCallers = new WeakMap<object, Caller>();
 
   constructor(private readonly options: RegistryAccessOptions) {
     this.mode = options.mode;
@@ -47,6 +49,9 @@ export class RegistryAccess implements AccessControl {
     const scheme = authorization.slice(0, space).toLowerCase();
     const value = authorization.slice(space + 1).trim();
     if (scheme === 'basic') {
+      // The hot path: a header verified before, the file not due for a check — no parsing, no await.
+      const remembered = this.remembered(authorization);
+      if (remembered) return remembered;
       const credentials = parseBasic(value);
       return credentials ? this.checkPassword(authorization, credentials.user, credentials.password, ip) : this.fail('password', ip);
     }
@@ -81,12 +86,9 @@ export class RegistryAccess implements AccessControl {
     const { htpasswd, verdicts, throttle, observer } = this.options;
     if (!htpasswd) return this.fail('password', ip);
     await htpasswd.refresh();
-    if (this.verdictsVersion !== htpasswd.version) {
-      verdicts.clear();
-      this.verdictsVersion = htpasswd.version;
-    }
+    this.syncVerdicts(htpasswd);
     const remembered = verdicts.get(header);
-    if (remembered !== undefined && remembered !== null) return this.caller(remembered);
+    if (remembered) return remembered;
     const delayMs = throttle.delayFor(ip);
     if (delayMs > 0) {
       observer.throttled({ delayMs });
@@ -94,15 +96,32 @@ export class RegistryAccess implements AccessControl {
     }
     const ok = remembered === undefined && (await htpasswd.verify(user, password));
     // The file may have changed while bcrypt ran: remember the verdict only for the version it was made on.
-    if (this.verdictsVersion === htpasswd.version) verdicts.set(header, ok ? user : null);
-    return ok ? this.caller(user) : this.fail('password', ip);
+    const caller = ok ? this.caller(user) : null;
+    if (this.verdictsVersion === htpasswd.version) verdicts.set(header, caller);
+    return caller ?? this.fail('password', ip);
+  }
+
+  /** A remembered success for `header`, when the htpasswd file is not due for a check. */
+  private remembered(header: string): Caller | undefined {
+    const { htpasswd, verdicts } = this.options;
+    if (!htpasswd || htpasswd.due) return undefined;
+    this.syncVerdicts(htpasswd);
+    return verdicts.get(header) ?? undefined;
+  }
+
+  /** Remembered verdicts are for one version of the file. */
+  private syncVerdicts(htpasswd: Htpasswd): void {
+    if (this.verdictsVersion !== htpasswd.version) {
+      this.options.verdicts.clear();
+      this.verdictsVersion = htpasswd.version;
+    }
   }
 
   /** Whether `user` is (still) in the htpasswd file. */
   async isUser(user: string): Promise<boolean> {
     const { htpasswd } = this.options;
     if (!htpasswd) return false;
-    await htpasswd.refresh();
+    if (htpasswd.due) await htpasswd.refresh();
     return htpasswd.has(user);
   }
 
@@ -116,11 +135,16 @@ export class RegistryAccess implements AccessControl {
     if (verified === null || verified === 'expired') return this.fail('token', ip);
     const { subject } = verified;
     if (subject !== null && this.options.tokenSubjectsAreLocal && !(await this.isUser(subject))) return this.fail('token', ip);
-    return { user: subject, admin: this.options.rules.isAdmin(subject), via: 'token', grants: verified.grants };
+    let caller = this.tokenCallers.get(verified);
+    if (!caller) {
+      caller = Object.freeze({ user: subject, admin: this.options.rules.isAdmin(subject), via: 'token' as const, grants: verified.grants });
+      this.tokenCallers.set(verified, caller);
+    }
+    return caller;
   }
 
   private caller(user: string): Caller {
-    return { user, admin: this.options.rules.isAdmin(user), via: 'password' };
+    return Object.freeze({ user, admin: this.options.rules.isAdmin(user), via: 'password' as const });
   }
 
   private fail(kind: 'password' | 'token', ip: string): null {

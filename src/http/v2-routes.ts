@@ -50,6 +50,8 @@ declare module 'fastify' {
 }
 
 export function registerV2Routes(app: FastifyInstance, options: V2Options): void {
+  // Declared up front so setting it keeps every request object's shape (V8 hidden class) the same.
+  if (options.authorize) app.decorateRequest('identity', undefined);
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     reply.header('Docker-Distribution-API-Version', 'registry/2.0');
     const path = routeV2(request);
