@@ -37,7 +37,7 @@ export interface App {
  * background work with its shutdown (lifecycle.ts). Nothing listens until the caller says so.
  */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
-  const logger = options.logger ?? createLogger(config.log.level);
+  const logger = options.logger ?? createLogger(config.log.level, config.log.format);
   const services = await createServices(config, logger, options);
   const server = createHttpServer(services);
   const ops = createOpsServer(services);

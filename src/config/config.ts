@@ -165,6 +165,8 @@ export const CONFIG_SCHEMA = section(
     }),
     log: section({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+      /** `json` lines for log collectors; `pretty` for a person reading a terminal. */
+      format: oneOf(['json', 'pretty'] as const, 'json'),
     }),
     /** Repository name patterns that accept pushes. */
     hosted: strings(['team/**'], isNamePattern, 'a list of name patterns such as team/** (lowercase)'),

@@ -88,4 +88,58 @@ describe('the stowage command', () => {
     expect(output).not.toContain('hunter2-secret');
     expect(output).not.toContain('cm9ib3Q6aHVudGVyMg');
   }, 60_000);
+
+  it('log.format: pretty writes lines for a person (time, level, message, key=value), still without credentials', async () => {
+    const port = await freePort();
+    const file = join(work, 'pretty.yaml');
+    await writeFile(
+      file,
+      [
+        'server:',
+        '  host: 127.0.0.1',
+        '  port: ${STOWAGE_TEST_PORT}',
+        `storage: { path: ${join(work, 'data-pretty')} }`,
+        'log: { format: pretty }',
+        'upstreams:',
+        '  docker.io: { url: "http://127.0.0.1:9", username: robot, password: "${UPSTREAM_SECRET}", retries: 0 }',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [join(OUT, 'main.js'), '--config', file], {
+      env: { PATH: process.env.PATH, STOWAGE_TEST_PORT: String(port), UPSTREAM_SECRET: 'hunter2-secret' },
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c));
+    child.stderr.on('data', (c: Buffer) => (output += c));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    try {
+      let up = false;
+      for (let i = 0; i < 100 && !up; i++) {
+        up = await fetch(`http://127.0.0.1:${port}/v2/`, { headers: { authorization: 'Basic cm9ib3Q6aHVudGVyMg==' } })
+          .then((r) => r.status === 200)
+          .catch(() => false);
+        if (!up) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(up, output).toBe(true);
+      expect((await fetch(`http://127.0.0.1:${port}/v2/library/x/manifests/latest`)).status).toBe(502);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const lines = output.trim().split('\n');
+    const entry = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) \S/;
+    // Every line is an entry, or an indented line of an error's stack under one.
+    expect(lines.filter((line) => !entry.test(line) && !line.startsWith('    ')), output).toEqual([]);
+    expect(lines.some((line) => line.startsWith('{'))).toBe(false);
+    expect(output).toMatch(/INFO  request completed .*res\.statusCode=200/);
+    expect(output).toMatch(/INFO  stopped\n/);
+    expect(output).not.toContain('hunter2-secret');
+    expect(output).not.toContain('cm9ib3Q6aHVudGVyMg');
+  }, 60_000);
+
+  it('refuses a log.format other than json or pretty', async () => {
+    const result = await run([], { STOWAGE_LOG_FORMAT: 'xml', STOWAGE_STORAGE_PATH: join(work, 'data-xml') });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('log.format');
+  });
 });
