@@ -4,7 +4,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config/load-config.js';
 import { tempDir } from '../support/processes.js';
 
@@ -78,5 +80,32 @@ describe('auth configuration', () => {
     });
     expect(config.server.publicUrl).toBe('https://registry.example.com');
     expect(config.metrics.auth).toBe(true);
+  });
+});
+
+describe('start-up warnings', () => {
+  /** The warn-level messages logged while building an app with `config` (nothing listens). */
+  async function warningsFor(overrides: Record<string, unknown>): Promise<string[]> {
+    const messages: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => messages.push((JSON.parse(line) as { msg: string }).msg) });
+    const dataDir = join(work.path, `data-${messages.length}-${Math.random().toString(36).slice(2)}`);
+    const app = await buildApp(loadConfig({ env: {}, file: null, overrides: { upstreams: {}, defaultUpstream: null, storage: { path: dataDir }, ...overrides } }), { logger });
+    await app.close();
+    return messages;
+  }
+
+  it('an open registry with hosted repositories on a non-loopback listener says anyone may push', async () => {
+    expect((await warningsFor({ server: { host: '0.0.0.0' } })).some((m) => /no auth section: anyone .* can push/.test(m))).toBe(true);
+    expect(await warningsFor({ server: { host: '127.0.0.1' } })).toEqual([]);
+    expect(await warningsFor({ server: { host: '0.0.0.0' }, hosted: [] })).toEqual([]);
+  });
+
+  it('auth on plain HTTP on a non-loopback listener says passwords travel in clear text (not behind an https publicUrl)', async () => {
+    const htpasswd = join(work.path, 'empty-htpasswd');
+    await writeFile(htpasswd, '');
+    const auth = { htpasswd };
+    expect((await warningsFor({ server: { host: '0.0.0.0' }, auth })).some((m) => /clear text/.test(m))).toBe(true);
+    expect((await warningsFor({ server: { host: '0.0.0.0', publicUrl: 'https://registry.example.com' }, auth })).some((m) => /clear text/.test(m))).toBe(false);
+    expect((await warningsFor({ server: { host: '127.0.0.1' }, auth })).some((m) => /clear text/.test(m))).toBe(false);
   });
 });

@@ -158,6 +158,17 @@ describe.runIf(requireTool('htpasswd'))('Basic mode', () => {
       expect(allowed.status).toBe(201);
       expect((await alice.fetch(`/v2/team/other/blobs/uploads/?mount=${layer}&from=team/app`, { method: 'POST' })).status).toBe(201);
     });
+
+    it('a mount without `from` (automatic content discovery) finds only repositories the caller may pull', async () => {
+      const image = await alice.pushImage('team/app', 'discovery', { seed: 'discovery' });
+      const layer = JSON.parse(image.manifest.toString()).layers[0].digest as string;
+      const denied = await bob.fetch(`/v2/team/bob/tool/blobs/uploads/?mount=${layer}`, { method: 'POST' });
+      expect(denied.status).toBe(202);
+      expect((await bob.fetch(`/v2/team/bob/tool/blobs/${layer}`, { method: 'HEAD' })).status).toBe(404);
+      const found = await alice.fetch(`/v2/team/third/blobs/uploads/?mount=${layer}`, { method: 'POST' });
+      expect(found.status).toBe(201);
+      expect((await alice.fetch(`/v2/team/third/blobs/${layer}`, { method: 'HEAD' })).status).toBe(200);
+    });
   });
 
   describe('proxied repositories: matched by their canonical name <upstream>/<repository>', () => {

@@ -3,7 +3,7 @@
  * Basic headers, an OCI client that sends an Authorization header, and a JWT reader.
  */
 import { writeFile } from 'node:fs/promises';
-import type { RequestInit, Response } from 'undici';
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import { RegistryClient } from '../http/registry-client.js';
 import { runChecked } from './processes.js';
 
@@ -22,13 +22,21 @@ export const basic = (user: string, password: string): string => `Basic ${Buffer
 
 /** A registry client whose every request carries `authorization` (none when undefined). */
 export class AuthorizedClient extends RegistryClient {
+  private readonly dispatcher = new Agent();
+
   constructor(base: string, readonly authorization: string | undefined) {
     super(base);
   }
 
   override fetch(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = { ...(init.headers as Record<string, string> | undefined), ...(this.authorization ? { authorization: this.authorization } : {}) };
-    return super.fetch(path, { ...init, headers });
+    return fetch(this.url(path), { ...init, headers, dispatcher: this.dispatcher });
+  }
+
+  /** Destroys rather than closes: tests often read only a status, and close() waits for unread bodies. */
+  override async close(): Promise<void> {
+    await this.dispatcher.destroy();
+    await super.close();
   }
 }
 
