@@ -10,10 +10,11 @@ export interface Lifecycle {
 }
 
 const PULL_FLUSH_MS = 5_000;
+const VIEW_WARM_UP_DELAY_MS = 2_000;
 
 /** Starts the background work (abandoned-upload purge) and returns how to stop everything. */
 export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
-  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history } = services;
+  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views } = services;
   const purge = setInterval(() => {
     storage.uploads.purgeOlderThan(config.limits.uploadSessionTtl).then(
       (n) => n > 0 && logger.info({ purged: n }, 'purged abandoned upload sessions'),
@@ -28,6 +29,12 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
   history.add(traffic.sample(Date.now()));
   const sample = setInterval(() => history.add(traffic.sample(Date.now())), history.intervalMs);
   sample.unref();
+  // The UI's first listing reads every repository's metadata (seconds at 1,000 repositories on a
+  // cold disk): done in the background shortly after start, so the first visitor does not wait.
+  const warm = setTimeout(() => {
+    views.list().catch((err: unknown) => logger.warn({ err }, 'building the repository views failed'));
+  }, VIEW_WARM_UP_DELAY_MS);
+  warm.unref();
 
   const close = async (): Promise<void> => {
     readiness.beginShutdown();
@@ -35,6 +42,7 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
     clearInterval(purge);
     clearInterval(flushPulls);
     clearInterval(sample);
+    clearTimeout(warm);
     await pulls.flush();
     await storage.indexed;
     await fills.settled();

@@ -116,7 +116,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     reader: images,
     ...(options.now ? { now: options.now } : {}),
   });
-  const metadata = withChangeHook(storage.metadata, (key, listChanged) => views.invalidate(key, listChanged));
+  const metadata = withChangeHook(storage.metadata, (key, change) => views.invalidate(key, change));
   const pulls = new PullRecorder(storage.pulls, logger, options.now);
   const fills = new BlobFills({ blobs, observer, logger });
 

@@ -4,6 +4,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import { cosignTag, platformName, referrerKind, type ManifestKind } from '../oci/manifest-summary.js';
 import type { Tag } from '../oci/reference.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import type { MetadataChange } from '../storage/metadata-change-hook.js';
 import type { MetadataStore, TagRecord } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { ImageReader } from './image-reader.js';
@@ -68,8 +69,8 @@ export function describeKey(key: RepositoryKey): Pick<RepositoryView, 'name' | '
  */
 export class RepositoryViews {
   private readonly views = new Map<RepositoryKey, { view: Promise<RepositoryView | null>; builtAt: number; refreshing?: boolean }>();
-  private keys: { keys: Promise<RepositoryKey[]>; builtAt: number } | null = null;
-  private readonly building = pLimit(8);
+  private keys: { keys: Promise<RepositoryKey[]>; builtAt: number; known: ReadonlySet<RepositoryKey> | null; refreshing?: boolean } | null = null;
+  private readonly building = pLimit(32);
   private readonly referrerChecks = pLimit(16);
 
   constructor(
@@ -111,20 +112,41 @@ export class RepositoryViews {
     return view;
   }
 
-  /** The repository changed (a tag or manifest was written or deleted). */
-  invalidate(key: RepositoryKey, repositoryListChanged: boolean): void {
+  /**
+   * The repository changed: its tags or referrers (`tags`), or a manifest was stored (`added`: a new
+   * repository if it was not listed yet) or deleted (`removed`: it may hold nothing any more).
+   */
+  invalidate(key: RepositoryKey, change: MetadataChange): void {
     this.views.delete(key);
-    if (repositoryListChanged) this.keys = null;
+    if (change === 'removed' || (change === 'added' && !this.keys?.known?.has(key))) this.keys = null;
   }
 
+  /** The repository list, walked again in the background once older than `maxAgeMs`. */
   private repositoryKeys(): Promise<RepositoryKey[]> {
-    const now = this.now();
-    if (!this.keys || now - this.keys.builtAt > this.maxAge) {
-      const keys = this.deps.metadata.listRepositories();
-      this.keys = { keys, builtAt: now };
-      keys.catch(() => (this.keys = null));
+    const current = this.keys;
+    if (!current) return this.listKeys().keys;
+    if (!current.refreshing && this.now() - current.builtAt > this.maxAge) {
+      current.refreshing = true;
+      const next = this.listKeys(current);
+      next.keys.catch(() => (current.refreshing = false));
     }
-    return this.keys.keys;
+    return current.keys;
+  }
+
+  /** Starts walking the repository list; replaces `previous` (if still current) when done. */
+  private listKeys(previous?: NonNullable<RepositoryViews['keys']>): NonNullable<RepositoryViews['keys']> {
+    const entry: NonNullable<RepositoryViews['keys']> = { keys: this.deps.metadata.listRepositories(), builtAt: this.now(), known: null };
+    if (!previous) this.keys = entry;
+    entry.keys.then(
+      (keys) => {
+        entry.known = new Set(keys);
+        if (previous && this.keys === previous) this.keys = entry;
+      },
+      () => {
+        if (this.keys === entry) this.keys = null;
+      },
+    );
+    return entry;
   }
 
   private build(key: RepositoryKey): Promise<RepositoryView | null> {
@@ -133,11 +155,19 @@ export class RepositoryViews {
       if (!(await metadata.repositoryExists(key))) return null;
       const tagNames = await metadata.listTags(key);
       const cosign = new Set(tagNames.filter((t) => cosignTag(t)?.kind === 'signature').map((t) => cosignTag(t)!.subject));
+      // Many tags share a manifest (10,000 tags over 100 images): ask for its referrers once.
+      const signatures = new Map<Digest, Promise<boolean>>();
+      const signed = (digest: Digest): Promise<boolean> => {
+        if (cosign.has(digest)) return Promise.resolve(true);
+        let known = signatures.get(digest);
+        if (!known) signatures.set(digest, (known = this.hasSignature(key, digest)));
+        return known;
+      };
       const blobSizes = new Map<Digest, number>();
       const tags: TagView[] = [];
       await Promise.all(
         tagNames.map(async (tag) => {
-          const row = await this.tagView(key, tag, cosign, blobSizes);
+          const row = await this.tagView(key, tag, signed, blobSizes);
           if (row) tags.push(row);
         }),
       );
@@ -155,7 +185,7 @@ export class RepositoryViews {
     });
   }
 
-  private async tagView(key: RepositoryKey, tag: Tag, cosign: ReadonlySet<string>, blobSizes: Map<Digest, number>): Promise<TagView | null> {
+  private async tagView(key: RepositoryKey, tag: Tag, signed: (digest: Digest) => Promise<boolean>, blobSizes: Map<Digest, number>): Promise<TagView | null> {
     const { metadata, reader } = this.deps;
     const record = (await metadata.getTag(key, tag)) as TagRecordWithUpdate | null;
     if (!record) return null;
@@ -174,7 +204,7 @@ export class RepositoryViews {
       created: null,
       updatedAt: record.updatedAt ?? record.checkedAt,
       checkedAt: record.checkedAt,
-      signed: cosign.has(record.digest) || (await this.hasSignature(key, record.digest)),
+      signed: await signed(record.digest),
     };
     if (!summary) return row;
     const add = (blobs: Descriptor[], into: Map<Digest, number>): void => {

@@ -65,6 +65,11 @@ export class CacheIndex {
     this.entries.set(digest, entry);
   }
 
+  /** Whether the blob is cached (evictable) content. */
+  has(digest: Digest): boolean {
+    return this.entries.has(digest);
+  }
+
   /** Now referenced by a hosted repository (pushed or mounted): no longer evictable. */
   forget(digest: Digest): void {
     const entry = this.entries.get(digest);

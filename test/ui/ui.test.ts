@@ -221,6 +221,21 @@ describe.skipIf(!hasChromium())('web UI', () => {
     }
     expect(consoleErrors.filter((e) => !e.includes('404'))).toEqual([]);
   });
+
+  it('evicts a cached image from its page after confirmation', async () => {
+    const page = await open('/ui/repositories/docker.io/library/nginx/manifests/latest');
+    await page.getByRole('button', { name: 'Evict from cache' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.innerText()).toContain('the next pull fetches it from docker.io again');
+    await dialog.getByRole('button', { name: 'Evict' }).click();
+    await page.getByRole('heading', { name: 'No tags' }).waitFor();
+    expect(page.url()).toBe(`${f.stowage.url}/ui/repositories/docker.io/library/nginx`);
+    // Hosted images offer no eviction.
+    await page.goto(`${f.stowage.url}/ui/repositories/team/app/manifests/1.1`);
+    await page.getByRole('heading', { name: /^Layers/ }).waitFor();
+    expect(await page.getByRole('button', { name: 'Evict from cache' }).count()).toBe(0);
+    await page.context().close();
+  });
 });
 
 describe.skipIf(!hasChromium() || !requireTool('htpasswd'))('web UI with access control', () => {

@@ -15,6 +15,7 @@ export interface Repository {
 export interface Permissions {
   delete: boolean;
   refresh: boolean;
+  evict: boolean;
 }
 
 export interface TagRow {

@@ -13,13 +13,17 @@ export type ApiRepositoryPath =
   | { target: 'tags'; name: RepositoryName }
   | { target: 'tag'; name: RepositoryName; tag: Tag }
   | { target: 'refresh'; name: RepositoryName; tag: Tag }
-  | { target: 'manifest'; name: RepositoryName; reference: Reference };
+  | { target: 'manifest'; name: RepositoryName; reference: Reference }
+  | { target: 'evict'; name: RepositoryName; reference: Reference };
 
 export function parseApiRepositoryPath(rawPath: string): ApiRepositoryPath {
   let match: RegExpExecArray | null;
   if ((match = /^(.+)\/tags\/?$/.exec(rawPath))) return { target: 'tags', name: parseRepositoryName(match[1]!) };
   if ((match = /^(.+)\/tags\/([^/]+)\/refresh$/.exec(rawPath))) return { target: 'refresh', name: parseRepositoryName(match[1]!), tag: tagOf(match[2]!) };
   if ((match = /^(.+)\/tags\/([^/]+)$/.exec(rawPath))) return { target: 'tag', name: parseRepositoryName(match[1]!), tag: tagOf(match[2]!) };
+  if ((match = /^(.+)\/manifests\/([^/]+)\/evict$/.exec(rawPath))) {
+    return { target: 'evict', name: parseRepositoryName(match[1]!), reference: parseReference(decode(match[2]!)) };
+  }
   if ((match = /^(.+)\/manifests\/([^/]+)$/.exec(rawPath))) {
     return { target: 'manifest', name: parseRepositoryName(match[1]!), reference: parseReference(decode(match[2]!)) };
   }

@@ -4,6 +4,7 @@ import { RegistryError } from '../../oci/errors.js';
 import { cosignTag, platformName, referrerKind } from '../../oci/manifest-summary.js';
 import type { Reference } from '../../oci/reference.js';
 import type { RepositoryName } from '../../oci/repository-name.js';
+import { evictCachedImage } from '../../registry/cache-eviction.js';
 import { isoDate, routeOfCanonical, type ApiContext } from './context.js';
 import { requireAllowed, viewerOf } from './guard.js';
 import { permissionsOf, viewRepository } from './repositories.js';
@@ -113,4 +114,19 @@ function parseJson(bytes: Buffer): unknown {
   } catch {
     return bytes.toString('utf8');
   }
+}
+
+/**
+ * POST /api/v1/repositories/{name}/manifests/{tag or digest}/evict — removes a cached image from
+ * the cache (registry/cache-eviction.ts); the next pull fetches it again. Admins only.
+ */
+export async function evictManifest(ctx: ApiContext, request: FastifyRequest, _reply: FastifyReply, path: { name: RepositoryName; reference: Reference }): Promise<unknown> {
+  const { view, viewer } = await viewRepository(ctx, request, path.name);
+  if (view.kind !== 'cached') throw new RegistryError('UNSUPPORTED', { name: path.name }, { message: 'only cached images are evicted; delete hosted ones' });
+  if (!viewer.admin) throw new RegistryError('DENIED', { name: path.name, action: 'evict' }, { message: 'evicting cached images is for admins' });
+  const { metadata, images, observer, storage } = ctx.services;
+  const digest = path.reference.kind === 'digest' ? path.reference.digest : (await metadata.getTag(view.key, path.reference.tag))?.digest;
+  if (!digest) throw new RegistryError('MANIFEST_UNKNOWN', { tag: path.reference.kind === 'tag' ? path.reference.tag : undefined });
+  const result = await evictCachedImage({ metadata, blobs: storage.blobs, cache: storage.cache, reader: images, observer }, view.key, digest);
+  return { digest, ...result };
 }

@@ -6,7 +6,7 @@ import type { Identity } from '../../auth/access-control.js';
 import { parseApiRepositoryPath, type ApiRepositoryPath } from './api-path.js';
 import { isoDate, routeOfCanonical, type ApiContext } from './context.js';
 import { requireAllowed, viewerOf } from './guard.js';
-import { deleteManifest, getManifest } from './manifests.js';
+import { deleteManifest, evictManifest, getManifest } from './manifests.js';
 import { nameMatcher, pageRequest, paginate, type SortColumns } from './paging.js';
 import { deleteTag, listTags, refreshTag } from './tags.js';
 
@@ -43,6 +43,8 @@ export function permissionsOf(ctx: ApiContext, viewer: Identity, view: Pick<Repo
   return {
     delete: hosted && ctx.access.allows(viewer, 'delete', view.name),
     refresh: !hosted && ctx.access.allows(viewer, 'pull', view.name),
+    // Evicting cached content changes what everyone gets: admins (everyone in open mode).
+    evict: !hosted && viewer.admin,
   };
 }
 
@@ -94,6 +96,7 @@ const HANDLERS: { [T in Target]: Partial<Record<string, Handler<Extract<ApiRepos
   tag: { DELETE: deleteTag },
   refresh: { POST: refreshTag },
   manifest: { GET: getManifest, DELETE: deleteManifest },
+  evict: { POST: evictManifest },
 };
 
 /** GET /api/v1/repositories/{name} */

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
-import { repoPath } from '../api';
+import { api, ApiError, repoPath } from '../api';
 import { formatAgo, formatBytes, formatCount, formatDate, shortDigest, shortMediaType } from '../format';
-import { manifestHref, repositoryHref } from '../router';
+import { manifestHref, navigate, repositoryHref } from '../router';
+import { Confirm } from '../components/confirm';
 import { CopyButton } from '../components/copy-button';
 import { PullCommands } from '../components/pull-commands';
 import { EmptyState, ErrorState, Loading } from '../components/states';
@@ -13,7 +14,18 @@ import { useApi } from '../use-api';
 export function ManifestView({ name, reference, info }: { name: string; reference: string; info: Info | null }) {
   const { data, error, reload } = useApi<ManifestDetail>(`repositories/${repoPath(name)}/manifests/${encodeURIComponent(reference)}`);
   const [platform, setPlatform] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [failure, setFailure] = useState<string | null>(null);
   useEffect(() => setPlatform(null), [name, reference]);
+  const evict = async (): Promise<void> => {
+    setConfirming(false);
+    try {
+      await api(`repositories/${repoPath(name)}/manifests/${encodeURIComponent(data!.digest)}/evict`, { method: 'POST' });
+      navigate(repositoryHref(name));
+    } catch (e) {
+      setFailure(`Could not evict: ${(e as ApiError).message}`);
+    }
+  };
 
   if (error && !data) return <ErrorState error={error} retry={reload} />;
   if (!data) return <Loading />;
@@ -34,7 +46,21 @@ export function ManifestView({ name, reference, info }: { name: string; referenc
         </h1>
         <Badge kind="type">{data.type ?? 'unknown'}</Badge>
         {data.signed ? <Badge kind="signed" title="a signature refers to this manifest">signed</Badge> : <Badge kind="unsigned">not signed</Badge>}
+        {data.permissions.evict && (
+          <button type="button" class="button small danger header-action" onClick={() => setConfirming(true)}>
+            Evict from cache
+          </button>
+        )}
       </header>
+      {failure && <p class="notice notice-error" role="alert">{failure}</p>}
+      {confirming && (
+        <Confirm
+          message={`Evict ${data.name}@${shortDigest(data.digest)} from the cache? Its stored layers are deleted; the next pull fetches it from ${repo.upstream} again.`}
+          action="Evict"
+          onConfirm={evict}
+          onCancel={() => setConfirming(false)}
+        />
+      )}
       <dl class="figures">
         <div><dt>Digest</dt><dd class="digest-full"><code>{data.digest}</code> <CopyButton text={data.digest} label="Copy digest" /></dd></div>
         <div><dt>Media type</dt><dd>{shortMediaType(data.mediaType)}</dd></div>
