@@ -12,13 +12,21 @@ export interface Lifecycle {
 const PULL_FLUSH_MS = 5_000;
 const VIEW_WARM_UP_DELAY_MS = 2_000;
 
-/** Starts the background work (abandoned-upload purge) and returns how to stop everything. */
+/**
+ * Starts the background work (purging abandoned upload sessions and interrupted fills nobody
+ * resumed) and returns how to stop everything.
+ */
 export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
   const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views } = services;
   const purge = setInterval(() => {
-    storage.uploads.purgeOlderThan(config.limits.uploadSessionTtl).then(
+    const ttl = config.limits.uploadSessionTtl;
+    storage.uploads.purgeIdle(ttl).then(
       (n) => n > 0 && logger.info({ purged: n }, 'purged abandoned upload sessions'),
       (err: unknown) => logger.warn({ err }, 'upload purge failed'),
+    );
+    storage.spool.purgeIdle(ttl).then(
+      (n) => n > 0 && logger.info({ purged: n }, 'purged interrupted blob fills'),
+      (err: unknown) => logger.warn({ err }, 'fill spool purge failed'),
     );
   }, Math.min(config.limits.uploadSessionTtl, 3_600_000));
   purge.unref();

@@ -100,7 +100,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   const observer = fanOut(NOOP_REGISTRY_OBSERVER, [options.registryObserver, metrics && new RegistryMetrics(metrics), traffic]);
   const upstreamObserver = fanOut(NOOP_UPSTREAM_OBSERVER, [options.upstreamObserver, metrics && new UpstreamMetrics(metrics), traffic]);
   const storage = await openStorage(
-    { path: config.storage.path, maxSize: config.storage.maxSize, blobMaxBytes: config.limits.blobMaxBytes },
+    { driver: config.storage.driver, path: config.storage.path, maxSize: config.storage.maxSize, blobMaxBytes: config.limits.blobMaxBytes },
     {
       evicted: (bytes) => observer.eviction({ bytes }),
       sizeChanged: (bytes, objects) => observer.cacheSize({ bytes, objects }),
@@ -108,7 +108,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     },
     options.now,
   );
-  const { blobs, uploads, cache } = storage;
+  const { blobs, uploads, spool, eviction: cache } = storage;
   const images = new ImageReader(blobs);
   const views: RepositoryViews = new RepositoryViews({
     metadata: storage.metadata,
@@ -118,7 +118,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   });
   const metadata = withChangeHook(storage.metadata, (key, change) => views.invalidate(key, change));
   const pulls = new PullRecorder(storage.pulls, logger, options.now);
-  const fills = new BlobFills({ blobs, observer, logger });
+  const fills = new BlobFills({ spool, observer, logger });
 
   const proxies = new Map<string, Proxy>();
   for (const [name, settings] of Object.entries(config.upstreams)) {
@@ -152,7 +152,17 @@ export async function createServices(config: Config, logger: Logger, options: Ap
 
   const finishing = new FinishingUploads();
   const holders = new BlobHolders();
-  const hostedDeps = { blobs, metadata, uploads, cache, observer, manifestMaxBytes: config.limits.manifestMaxBytes, finishing, holders };
+  const hostedDeps = {
+    blobs,
+    metadata,
+    uploads,
+    cache,
+    observer,
+    manifestMaxBytes: config.limits.manifestMaxBytes,
+    finishing,
+    holders,
+    now: options.now ?? Date.now,
+  };
   const registry = new Registry({
     holders,
     hosted: new NamePatterns(config.hosted),
@@ -176,7 +186,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
       });
     },
   });
-  const readiness = new Readiness({ probeDir: storage.layout.tmp });
+  const readiness = new Readiness({ probeDir: storage.scratchDir });
   const auth = await createAuth(config, {
     logger,
     observer: fanOut(NOOP_AUTH_OBSERVER, [options.authObserver, metrics && new AuthMetrics(metrics)]),

@@ -159,6 +159,8 @@ export const CONFIG_SCHEMA = section(
       publicUrl: nullableString(null),
     }),
     storage: section({
+      /** Where content and metadata live: `fs` = everything under `path`. */
+      driver: oneOf(['fs'] as const, 'fs'),
       path: string('./data').withAliases('STORAGE_ROOT'),
       /** Budget for cached (proxied) content; hosted content is never evicted. 0 = unbounded. */
       maxSize: size(0),

@@ -1,20 +1,35 @@
 import type { Logger } from 'pino';
-import { digestAlgorithm, type Digest } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import type { BlobInfo, BlobReader, BlobStore, BlobWriter, ByteRange } from '../storage/blob-store.js';
-import type { BlobResponse } from '../upstream/upstream.js';
+import type { BlobInfo, BlobReader, ByteRange } from '../storage/blob-store.js';
+import type { FillSpool, FillWriter } from '../storage/fill-spool.js';
+import type { RepositoryKey } from '../storage/repository-key.js';
+import { UpstreamError, type BlobResponse } from '../upstream/upstream.js';
 import type { RegistryObserver } from './registry-observer.js';
 import { toRegistryError } from './upstream-errors.js';
+
+/** Fetches the blob from `offset` to its end (a `Range` request when `offset` > 0). */
+export type FetchBlob = (offset: number) => Promise<BlobResponse>;
+
+/** Who asked for a fill first: recorded with its spool, so a resumed fill knows where it came from. */
+export interface FillRequester {
+  upstream: string;
+  repository: RepositoryKey;
+}
 
 /**
  * One upstream download of one blob into the store, shared by every client that wants it.
  *
- * The fill is detached from its clients: it pumps the upstream body into a BlobWriter at the
- * upstream's pace, and each client reads the growing file through its own tail reader at its own
- * pace — so a slow or vanished client never slows or cancels the download, and memory does not grow
- * with blob size or client count. The blob becomes visible in the store only after its digest
- * matched; on a mismatch or upstream failure the bytes are discarded and every reader errors (a cut
- * connection, never a wrong blob).
+ * The fill is detached from its clients: it pumps the upstream body into the fill spool at the
+ * upstream's pace, and each client reads the growing spool file through its own tail reader at its
+ * own pace — so a slow or vanished client never slows or cancels the download, and memory does not
+ * grow with blob size or client count. The blob becomes visible in the store only after its digest
+ * matched; on a mismatch the bytes are discarded and every reader errors (a cut connection, never a
+ * wrong blob).
+ *
+ * A fill the upstream gave up on mid-way, or that a crash stopped, leaves its bytes in the spool:
+ * the next fill of the digest continues from there with a `Range` request, whichever repository
+ * asks (the same digest is the same bytes; they are verified at the end all the same).
  */
 export class BlobFill {
   /** Total size, known once the upstream answered. */
@@ -25,7 +40,7 @@ export class BlobFill {
   readonly done: Promise<BlobInfo>;
   /** Set as soon as the download has failed: the fill must not be joined any more. */
   failed = false;
-  private writer: BlobWriter | null = null;
+  private writer: FillWriter | null = null;
 
   /** Bytes downloaded so far (for the stats page). */
   get bytesDone(): number {
@@ -33,13 +48,13 @@ export class BlobFill {
   }
 
   get upstream(): string {
-    return this.deps.upstream;
+    return this.deps.requester.upstream;
   }
 
   constructor(
     readonly digest: Digest,
-    fetch: () => Promise<BlobResponse>,
-    private readonly deps: { blobs: BlobStore; observer: RegistryObserver; logger: Logger; upstream: string },
+    fetch: FetchBlob,
+    private readonly deps: { spool: FillSpool; observer: RegistryObserver; logger: Logger; requester: FillRequester },
   ) {
     let markStarted!: () => void;
     let failStart!: (e: unknown) => void;
@@ -53,7 +68,7 @@ export class BlobFill {
   }
 
   /**
-   * A reader of `range` of the blob; bytes flow as soon as they are on disk. Null when the fill has
+   * A reader of `range` of the blob; bytes flow as soon as they are spooled. Null when the fill has
    * just committed: the caller reads the store instead.
    */
   createReader(range: ByteRange): BlobReader | null {
@@ -84,51 +99,98 @@ export class BlobFill {
     };
   }
 
-  private async run(fetch: () => Promise<BlobResponse>, markStarted: () => void, failStart: (e: unknown) => void): Promise<BlobInfo> {
-    const { blobs, observer, logger, upstream } = this.deps;
+  private async run(fetch: FetchBlob, markStarted: () => void, failStart: (e: unknown) => void): Promise<BlobInfo> {
+    const { observer, logger, requester } = this.deps;
     observer.fillsInProgress(1);
     let response: BlobResponse | null = null;
+    let writer: FillWriter | null = null;
+    // Where the bytes come from, written beside the spool while they flow (a resumed fill can do
+    // without it, so a failure is only logged). Settled before the writer ends: that removes it.
+    let recorded: Promise<void> = Promise.resolve();
     try {
-      response = await fetch();
-      // The body can fail before the loop below reads it (while the writer is being created): an
-      // 'error' event without a listener would crash the process. The loop still sees the error.
-      response.body.on('error', () => {});
-      this.size = response.size;
-      this.writer = await blobs.createWriter(digestAlgorithm(this.digest));
+      writer = await this.deps.spool.open(this.digest);
+      const complete = writer.bytesWritten > 0 && writer.resumedFrom?.size === writer.bytesWritten;
+      if (complete) {
+        this.size = writer.bytesWritten; // a crash came between the last byte and the commit
+      } else {
+        ({ writer, response } = await this.openUpstream(writer, fetch));
+        // The body can fail before the loop below reads it: an 'error' event without a listener
+        // would crash the process. The loop still sees the error.
+        response.body.on('error', () => {});
+        this.size = response.size;
+        recorded = writer.record({ ...requester, size: response.size }).catch((err: unknown) => {
+          logger.warn({ digest: this.digest, err }, 'could not record where a blob fill comes from');
+        });
+      }
+      this.writer = writer;
     } catch (e) {
       this.failed = true;
       response?.body.destroy();
       observer.fillsInProgress(-1);
+      await recorded;
+      await (writer && keepsBytes(e, writer) ? writer.suspend(fillFailure(e, this.digest)) : writer?.abort(fillFailure(e, this.digest)));
       failStart(e);
       throw e;
     }
     markStarted();
-    const writer = this.writer;
     try {
-      await writeCoalesced(response.body as AsyncIterable<Buffer>, writer);
+      if (response) await writeCoalesced(response.body as AsyncIterable<Buffer>, writer);
+      await recorded;
       if (this.size !== null && writer.bytesWritten !== this.size) {
         throw new RegistryError('UPSTREAM_UNAVAILABLE', { digest: this.digest }, { message: `upstream sent ${writer.bytesWritten} of ${this.size} bytes` });
       }
       const info = await writer.commit(this.digest);
-      logger.debug({ digest: this.digest, size: info.size, upstream }, 'blob cached');
+      logger.debug({ digest: this.digest, size: info.size, upstream: requester.upstream }, 'blob cached');
       return info;
     } catch (e) {
       this.failed = true;
+      const upstream = requester.upstream;
       if (e instanceof RegistryError && e.kind === 'DIGEST_INVALID') {
         observer.digestMismatch({ upstream, kind: 'blob' });
         logger.warn({ digest: this.digest, upstream, detail: e.detail }, 'upstream blob did not match its digest; discarded');
       } else {
-        logger.warn({ digest: this.digest, upstream, err: e }, 'blob fill failed; discarded');
+        logger.warn({ digest: this.digest, upstream, err: e, spooled: writer.bytesWritten }, 'blob fill failed');
       }
-      response.body.destroy();
+      response?.body.destroy();
       // Readers that have not sent a response head yet render this error: make it one for clients.
       const failure = fillFailure(e, this.digest);
-      await writer.abort(failure);
+      // A digest mismatch discards (the writer did already); an upstream that gave up keeps the bytes.
+      await recorded;
+      await (keepsBytes(e, writer) ? writer.suspend(failure) : writer.abort(failure));
       throw failure;
     } finally {
       observer.fillsInProgress(-1);
     }
   }
+
+  /**
+   * The upstream body from where the spool ends. An upstream that refuses that `Range` as invalid
+   * (416: the spooled bytes are not a prefix of what it has) gets asked for the whole blob instead.
+   */
+  private async openUpstream(writer: FillWriter, fetch: FetchBlob): Promise<{ writer: FillWriter; response: BlobResponse }> {
+    const resumeAt = writer.bytesWritten;
+    if (resumeAt === 0) return { writer, response: await fetch(0) };
+    const { logger, requester } = this.deps;
+    logger.info({ digest: this.digest, upstream: requester.upstream, from: resumeAt, origin: writer.resumedFrom }, 'resuming an interrupted blob fill with Range');
+    try {
+      return { writer, response: await fetch(resumeAt) };
+    } catch (e) {
+      if (!(e instanceof UpstreamError && e.kind === 'invalid')) throw e;
+      logger.warn({ digest: this.digest, upstream: requester.upstream, err: e }, 'the upstream refused to resume the fill; starting over');
+      await writer.abort();
+      const fresh = await this.deps.spool.open(this.digest);
+      return { writer: fresh, response: await fetch(0) };
+    }
+  }
+}
+
+/**
+ * Whether a failed fill's bytes are worth keeping for the next one: they came from the upstream
+ * before it failed in a way that says nothing about them (unreachable, cut, rate limited). Bytes
+ * that failed their digest, or an upstream that sent something invalid, are discarded.
+ */
+function keepsBytes(error: unknown, writer: FillWriter): boolean {
+  return writer.bytesWritten > 0 && error instanceof UpstreamError && error.kind !== 'invalid';
 }
 
 /**
@@ -141,11 +203,11 @@ const MAX_PENDING_BYTES = 1024 * 1024;
  * Copies `body` into `writer`. Upstream chunks are small (undici hands over ≤ 64 KiB): writing each
  * on its own costs a thread-pool round trip per chunk and makes the download wait for every write.
  * Instead, what arrives while a write is in flight is coalesced into the next one — at most one
- * write in flight, as BlobWriter requires. A slow upstream still gets each chunk written at once.
+ * write in flight, as FillWriter requires. A slow upstream still gets each chunk written at once.
  * Resolves once everything is written; rejects with the body's or the writer's error, and never
  * while a write is still running (the caller may abort the writer right after).
  */
-async function writeCoalesced(body: AsyncIterable<Buffer>, writer: BlobWriter): Promise<void> {
+async function writeCoalesced(body: AsyncIterable<Buffer>, writer: FillWriter): Promise<void> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let writing: Promise<void> | null = null;

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import type { BlobResponse } from '../upstream/upstream.js';
-import { BlobFill } from './blob-fill.js';
+import type { BlobInfo } from '../storage/blob-store.js';
+import type { FillSpool } from '../storage/fill-spool.js';
+import { BlobFill, type FetchBlob, type FillRequester } from './blob-fill.js';
 import type { RegistryObserver } from './registry-observer.js';
 
 /**
@@ -11,21 +11,34 @@ import type { RegistryObserver } from './registry-observer.js';
  */
 export class BlobFills {
   private readonly active = new Map<Digest, BlobFill>();
+  private readonly followUps = new Set<Promise<void>>();
 
-  constructor(private readonly deps: { blobs: BlobStore; observer: RegistryObserver; logger: Logger }) {}
+  constructor(private readonly deps: { spool: FillSpool; observer: RegistryObserver; logger: Logger }) {}
 
-  /** Joins the fill of `digest`, or starts one with `fetch`. `joined` is true for a coalesced request. */
-  join(digest: Digest, upstream: string, fetch: () => Promise<BlobResponse>): { fill: BlobFill; joined: boolean } {
+  /**
+   * Joins the fill of `digest`, or starts one that fetches with `fetch` (from where an interrupted
+   * earlier fill stopped, if one did). `joined` is true for a coalesced request.
+   */
+  join(digest: Digest, requester: FillRequester, fetch: FetchBlob): { fill: BlobFill; joined: boolean } {
     const existing = this.active.get(digest);
     // A failed fill stays in the map until its clean-up finished; a newcomer starts afresh.
     if (existing && !existing.failed) return { fill: existing, joined: true };
-    const fill = new BlobFill(digest, fetch, { ...this.deps, upstream });
+    const fill = new BlobFill(digest, fetch, { ...this.deps, requester });
     this.active.set(digest, fill);
     const forget = (): void => {
       if (this.active.get(digest) === fill) this.active.delete(digest);
     };
     fill.done.then(forget, forget);
     return { fill, joined: false };
+  }
+
+  /**
+   * Runs `task` once `fill` committed its blob (linking it, indexing it). Failures are the task's
+   * own business. `settled` waits for these too, so shutdown never races a link being written.
+   */
+  afterCommit(fill: BlobFill, task: (info: BlobInfo) => Promise<void>): void {
+    const followUp: Promise<void> = fill.done.then(task).catch(() => {}).finally(() => this.followUps.delete(followUp));
+    this.followUps.add(followUp);
   }
 
   get inProgress(): number {
@@ -40,5 +53,6 @@ export class BlobFills {
   /** Resolves when every fill has settled (for shutdown and tests). */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.active.values()].map((f) => f.done));
+    await Promise.allSettled([...this.followUps]);
   }
 }

@@ -1,11 +1,9 @@
 import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import type { CacheIndex } from '../storage/cache-index.js';
+import type { EvictionIndex } from '../storage/eviction-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { ImageReader } from './image-reader.js';
-import type { RegistryObserver } from './registry-observer.js';
 
 export interface EvictionResult {
   /** Manifests removed from the repository (the image, and an index's stored children). */
@@ -24,11 +22,11 @@ export interface EvictionResult {
  * LRU eviction. The next pull of this image is a miss. Never contacts an upstream.
  */
 export async function evictCachedImage(
-  deps: { metadata: MetadataStore; blobs: BlobStore; cache: CacheIndex; reader: ImageReader; observer: RegistryObserver },
+  deps: { metadata: MetadataStore; cache: EvictionIndex; reader: ImageReader },
   key: RepositoryKey,
   digest: Digest,
 ): Promise<EvictionResult> {
-  const { metadata, blobs, cache, reader, observer } = deps;
+  const { metadata, cache, reader } = deps;
   const root = await metadata.getManifest(key, digest);
   if (!root) throw new RegistryError('MANIFEST_UNKNOWN', { digest });
   const manifests: Digest[] = [digest];
@@ -50,14 +48,11 @@ export async function evictCachedImage(
   const result: EvictionResult = { manifests: manifests.length, blobs: 0, bytes: 0 };
   for (const d of content) {
     await metadata.unlinkBlob(key, d);
-    if (!cache.has(d) || blobs.isReading(d)) continue;
-    const info = await blobs.stat(d);
-    cache.forget(d);
-    await blobs.delete(d);
-    if (info) {
+    // The index deletes only cache content nobody is reading (and pinned content never), and counts it.
+    const freed = await cache.evictNow(d);
+    if (freed > 0) {
       result.blobs++;
-      result.bytes += info.size;
-      observer.eviction({ bytes: info.size });
+      result.bytes += freed;
     }
   }
   return result;

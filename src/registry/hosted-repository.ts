@@ -6,7 +6,7 @@ import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import { acceptsManifest } from '../oci/accept.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { CacheIndex } from '../storage/cache-index.js';
+import type { EvictionIndex } from '../storage/eviction-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession, UploadStore } from '../storage/upload-store.js';
@@ -33,10 +33,11 @@ export interface HostedDeps {
   uploads: UploadStore;
   observer: RegistryObserver;
   /** Hosted content leaves the eviction index: it is not a cache. */
-  cache: CacheIndex;
+  cache: EvictionIndex;
   manifestMaxBytes: number;
   finishing: FinishingUploads;
   holders: BlobHolders;
+  now: () => number;
 }
 
 const manifestUnknown = (reference: Reference): RegistryError =>
@@ -57,6 +58,8 @@ export class HostedRepository implements Repository {
     const { blobs, metadata } = this.deps;
     const info = (await metadata.hasBlob(this.key, digest)) ? await blobs.stat(digest) : null;
     if (!info) throw new RegistryError('BLOB_UNKNOWN', { digest });
+    // Seen by a client (a HEAD before skipping an upload counts): GC's grace period starts again.
+    metadata.touchBlobLink(this.key, digest).catch(() => {});
     return info;
   }
 
@@ -101,11 +104,13 @@ export class HostedRepository implements Repository {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', { missing: missing.map((d) => d.digest) });
     }
     await blobs.putBytes(digest, bytes);
-    this.deps.cache.forget(digest);
+    await this.deps.cache.forget(digest);
+    const now = this.deps.now();
     const record = {
       digest,
       mediaType: manifest.mediaType,
       size: bytes.length,
+      storedAt: now,
       ...(manifest.subject ? { subject: manifest.subject.digest } : {}),
       ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
     };
@@ -113,7 +118,7 @@ export class HostedRepository implements Repository {
     if (manifest.subject) {
       await metadata.addReferrer(this.key, manifest.subject.digest, referrerDescriptor(digest, bytes.length, manifest));
     }
-    if (reference.kind === 'tag') await metadata.setTag(this.key, reference.tag, { digest, checkedAt: Date.now() });
+    if (reference.kind === 'tag') await metadata.setTag(this.key, reference.tag, { digest, checkedAt: now, updatedAt: now });
     observer.push({ kind: 'manifest', bytes: bytes.length });
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
   }
@@ -148,7 +153,7 @@ export class HostedRepository implements Repository {
     if (!(await this.deps.blobs.stat(digest))) return false;
     await this.deps.metadata.linkBlob(this.key, digest);
     this.deps.holders.add(this.key, digest);
-    this.deps.cache.forget(digest);
+    await this.deps.cache.forget(digest);
     return true;
   }
 
@@ -172,7 +177,7 @@ export class HostedRepository implements Repository {
       const info = await this.deps.uploads.complete(session, digest);
       await this.deps.metadata.linkBlob(this.key, digest);
       this.deps.holders.add(this.key, digest);
-      this.deps.cache.forget(digest);
+      await this.deps.cache.forget(digest);
       this.deps.observer.push({ kind: 'blob', bytes: info.size });
       return info;
     } finally {

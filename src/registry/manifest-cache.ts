@@ -7,7 +7,7 @@ import { parseManifest } from '../oci/manifest.js';
 import type { Reference, Tag } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { CacheIndex } from '../storage/cache-index.js';
+import type { EvictionIndex } from '../storage/eviction-index.js';
 import type { ManifestRecord, MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import { UpstreamError, type Upstream } from '../upstream/upstream.js';
@@ -62,7 +62,7 @@ export class ManifestCache {
       upstream: Upstream;
       blobs: BlobStore;
       metadata: MetadataStore;
-      cache: CacheIndex;
+      cache: EvictionIndex;
       observer: RegistryObserver;
       logger: Logger;
       settings: FreshnessSettings;
@@ -102,7 +102,8 @@ export class ManifestCache {
     if (!tagRecord || !record) {
       return this.fetch(target, tag, key, async () => {
         const fetched = await this.fetchAndStore(target, tag, null);
-        await metadata.setTag(target.key, tag, { digest: fetched.record.digest, checkedAt: this.now() });
+        const now = this.now();
+        await metadata.setTag(target.key, tag, { digest: fetched.record.digest, checkedAt: now, updatedAt: now });
         return fetched;
       });
     }
@@ -154,7 +155,8 @@ export class ManifestCache {
         // Changed (or the upstream did not say): fetch by digest when known, so the bytes are verifiable.
         record = (await this.fetchAndStore(target, head.digest ?? tag, head.digest)).record;
       }
-      await metadata.setTag(target.key, tag, { digest: record.digest, checkedAt: this.now() });
+      const now = this.now();
+      await metadata.setTag(target.key, tag, { digest: record.digest, checkedAt: now, updatedAt: now });
       return { record };
     } catch (e) {
       this.noteRateLimit(e);
@@ -191,9 +193,10 @@ export class ManifestCache {
       size: response.bytes.length,
       ...(parsed.subject ? { subject: parsed.subject.digest } : {}),
       ...(parsed.artifactType ? { artifactType: parsed.artifactType } : {}),
+      storedAt: this.now(),
     };
     await metadata.putManifest(target.key, record);
-    this.deps.cache.add(digest, response.bytes.length);
+    await this.deps.cache.add(digest, response.bytes.length);
     this.bytes.set(digest, response.bytes);
     return { record };
   }

@@ -5,7 +5,7 @@ import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import type { CacheIndex } from '../storage/cache-index.js';
+import type { EvictionIndex } from '../storage/eviction-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession } from '../storage/upload-store.js';
@@ -27,7 +27,7 @@ export interface ProxiedDeps {
   manifests: ManifestCache;
   referrers: ReferrersCache;
   holders: BlobHolders;
-  cache: CacheIndex;
+  cache: EvictionIndex;
   observer: RegistryObserver;
   logger: Logger;
 }
@@ -71,16 +71,15 @@ export class ProxiedRepository implements Repository {
       const reader = await blobs.openReader(digest, bytesToSend(resolved, cached.size));
       return { digest, size: cached.size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
     }
-    const { fill, joined } = fills.join(digest, this.upstreamName, () => upstream.getBlob(this.remoteName, digest));
+    const requester = { upstream: this.upstreamName, repository: this.key };
+    const { fill, joined } = fills.join(digest, requester, (offset) => upstream.getBlob(this.remoteName, digest, { offset }));
     observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: joined ? 'coalesced' : 'miss' });
     // Link on success whoever started the fill: this repository asked for it, so may serve it.
-    fill.done
-      .then(async (info) => {
-        await this.deps.metadata.linkBlob(this.key, digest);
-        this.deps.holders.add(this.key, digest);
-        if (!joined) this.deps.cache.add(digest, info.size);
-      })
-      .catch(() => {});
+    fills.afterCommit(fill, async (info) => {
+      await this.deps.metadata.linkBlob(this.key, digest);
+      this.deps.holders.add(this.key, digest);
+      if (!joined) await this.deps.cache.add(digest, info.size);
+    });
     try {
       await fill.started;
     } catch (e) {

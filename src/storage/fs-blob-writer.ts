@@ -1,233 +1,71 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DigestHasher, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import type { BlobInfo, BlobReader, BlobWriter, ByteRange } from './blob-store.js';
-import type { BufferPool } from './buffer-pool.js';
-import { DestinationWatch } from './destination-watch.js';
-import type { Layout } from './layout.js';
-import { SharedChunk } from './shared-chunk.js';
+import type { BlobInfo, BlobWriter } from './blob-store.js';
 
 type State = 'writing' | 'committed' | 'aborted';
 
-export interface BlobWriterPools {
-  /** For the chunks written (and shared with the readers that keep up). */
-  chunks: BufferPool;
-  /**
-   * For readers that lag and read the file back. Smaller: when many clients share one fill most of
-   * them lag, and two buffers each of these are what they hold.
-   */
-  readBack: BufferPool;
-}
-/** Writes a tail reader may have on its destination at once: bounds what a slow client holds. */
-const MAX_IN_FLIGHT = 2;
-
 /**
- * A blob being written to `tmp/`. One file handle, opened for reading and writing, is shared by the
- * writer and every tail reader and closed when the last of them is done — so readers keep working
- * across the rename into `blobs/` and no reader can race the rename by opening a path.
- *
- * Bytes are copied into pooled buffers (no allocation per chunk), hashed and written to the file.
- * The chunk written last stays shared: tail readers that keep up with the writer (the usual case:
- * every client of a fill) send it straight from memory, all of them from the same buffer; readers
- * that lag read the file back into pooled buffers of their own.
+ * FsBlobStore's writer: a temp file under `tmp/`, hashed as it is written, moved into place by
+ * `publish` once the digest matched. (Fills do not come through here: the fill spool writes its own
+ * file, which readers follow, and hands it to FsBlobStore.publishFile.)
  */
 export class FsBlobWriter implements BlobWriter {
   bytesWritten = 0;
   private state: State = 'writing';
-  private failure: Error | null = null;
   private readonly hasher: DigestHasher;
-  private refs = 1;
-  private waiters = new Set<() => void>();
-  private recent: SharedChunk | null = null;
 
   private constructor(
     private readonly handle: FileHandle,
-    private readonly tmpPath: string,
-    private readonly layout: Layout,
-    private readonly pools: BlobWriterPools,
+    private readonly path: string,
     algorithm: DigestAlgorithm,
+    private readonly publish: (path: string, digest: Digest) => Promise<void>,
   ) {
     this.hasher = new DigestHasher(algorithm);
   }
 
-  static async create(layout: Layout, algorithm: DigestAlgorithm, pools: BlobWriterPools): Promise<FsBlobWriter> {
-    const tmpPath = join(layout.tmp, `${randomBytes(16).toString('hex')}.blob`);
-    const handle = await open(tmpPath, 'wx+');
-    return new FsBlobWriter(handle, tmpPath, layout, pools, algorithm);
+  static async create(tmpDir: string, algorithm: DigestAlgorithm, publish: (path: string, digest: Digest) => Promise<void>): Promise<FsBlobWriter> {
+    const path = join(tmpDir, `${randomBytes(16).toString('hex')}.blob`);
+    return new FsBlobWriter(await open(path, 'wx'), path, algorithm, publish);
   }
 
   async write(chunks: readonly Uint8Array[]): Promise<void> {
-    let index = 0;
-    let offset = 0;
-    while (index < chunks.length) {
-      const buffer = this.pools.chunks.acquire();
-      let filled = 0;
-      while (index < chunks.length && filled < buffer.length) {
-        const chunk = chunks[index]!;
-        const n = Math.min(chunk.byteLength - offset, buffer.length - filled);
-        buffer.set(chunk.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        if (offset === chunk.byteLength) {
-          index++;
-          offset = 0;
-        }
+    if (this.state !== 'writing') throw new Error(`blob writer is ${this.state}`);
+    for (const chunk of chunks) {
+      this.hasher.update(chunk);
+      let offset = 0;
+      while (offset < chunk.byteLength) {
+        const { bytesWritten } = await this.handle.write(chunk, offset, chunk.byteLength - offset, this.bytesWritten);
+        offset += bytesWritten;
+        this.bytesWritten += bytesWritten;
       }
-      if (filled === 0) {
-        this.pools.chunks.release(buffer);
-        continue;
-      }
-      await this.writeChunk(new SharedChunk(this.bytesWritten, buffer.subarray(0, filled), buffer, this.pools.chunks));
     }
-  }
-
-  private async writeChunk(chunk: SharedChunk): Promise<void> {
-    if (this.state !== 'writing') {
-      chunk.release();
-      throw new Error(`blob writer is ${this.state}`);
-    }
-    this.hasher.update(chunk.bytes);
-    let offset = 0;
-    while (offset < chunk.bytes.length) {
-      const { bytesWritten } = await this.handle.write(chunk.bytes, offset, chunk.bytes.length - offset, this.bytesWritten);
-      offset += bytesWritten;
-      this.bytesWritten += bytesWritten;
-    }
-    const previous = this.recent;
-    this.recent = chunk;
-    previous?.release();
-    this.wake();
   }
 
   async commit(expected: Digest): Promise<BlobInfo> {
     if (this.state !== 'writing') throw new Error(`blob writer is ${this.state}`);
     const actual = this.hasher.digest();
     if (actual !== expected) {
-      const error = new RegistryError('DIGEST_INVALID', { expected, actual }, { message: 'content does not match digest' });
-      await this.abort(error);
-      throw error;
+      await this.abort();
+      throw new RegistryError('DIGEST_INVALID', { expected, actual }, { message: 'content does not match digest' });
     }
-    const target = this.layout.blob(expected);
-    await mkdir(dirname(target), { recursive: true });
-    await rename(this.tmpPath, target);
     this.state = 'committed';
-    this.wake();
-    await this.release();
+    await this.handle.close();
+    try {
+      await this.publish(this.path, expected);
+    } catch (e) {
+      await rm(this.path, { force: true });
+      throw e;
+    }
     return { digest: expected, size: this.bytesWritten };
   }
 
-  async abort(reason: Error = new Error('blob write aborted')): Promise<void> {
+  async abort(): Promise<void> {
     if (this.state !== 'writing') return;
     this.state = 'aborted';
-    this.failure = reason;
-    this.wake();
-    await rm(this.tmpPath, { force: true });
-    await this.release();
-  }
-
-  createTailReader(range: ByteRange): BlobReader | null {
-    if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
-    if (this.state === 'committed') return null;
-    this.refs++;
-    let released = false;
-    const release = async (): Promise<void> => {
-      if (released) return;
-      released = true;
-      await this.release();
-    };
-    return {
-      length: range.end - range.start + 1,
-      ready: () => this.readable(range.start),
-      // Resolves when the bytes are sent, not when the shared file handle is closed after them.
-      pipeTo: (destination) => this.sendTail(range, destination).finally(() => void release()),
-      close: release,
-    };
-  }
-
-  /** Resolves once the byte at `position` may be sent (see `releasable` below); rejects on abort. */
-  private async readable(position: number): Promise<void> {
-    for (;;) {
-      if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
-      if (this.state === 'committed' || position < this.bytesWritten - 1) return;
-      await new Promise<void>((resolve) => this.waiters.add(resolve));
-    }
-  }
-
-  /** Sends `range` to `destination` as the bytes become available, then ends it. */
-  private async sendTail(range: ByteRange, destination: Writable): Promise<void> {
-    let position = range.start;
-    const limit = range.end + 1;
-    const own: Buffer[] = [];
-    let inFlight = 0;
-    let finished = false;
-    const watch = new DestinationWatch(destination);
-    try {
-      while (position < limit) {
-        if (this.state === 'aborted') throw this.failure ?? new Error('blob write aborted');
-        watch.assertOpen();
-        // The last byte written is held back until commit verified the digest: a response that
-        // reaches the blob's end is complete to the client, so it gets there only with verified
-        // bytes, and a failed check cuts it at least one byte short. (A range that ends earlier
-        // is released as soon as the bytes after it exist.)
-        const releasable = this.state === 'committed' ? this.bytesWritten : this.bytesWritten - 1;
-        if (position >= releasable && this.state === 'committed') throw new Error(`blob ended at ${this.bytesWritten}, before ${limit}`);
-        if (position >= releasable || inFlight >= MAX_IN_FLIGHT) {
-          this.waiters.add(watch.signal);
-          await watch.next();
-          continue;
-        }
-        const recent = this.recent;
-        if (recent && position >= recent.start && position < recent.end) {
-          const end = Math.min(releasable, limit, recent.end);
-          recent.retain();
-          inFlight++;
-          destination.write(recent.bytes.subarray(position - recent.start, end - recent.start), () => {
-            recent.release();
-            inFlight--;
-            watch.signal();
-          });
-          position = end;
-          continue;
-        }
-        const buffer = own.pop() ?? this.pools.readBack.acquire();
-        const length = Math.min(buffer.length, releasable - position, limit - position);
-        const { bytesRead } = await this.handle.read(buffer, 0, length, position);
-        if (bytesRead === 0) throw new Error(`blob file ends at ${position}`);
-        watch.assertOpen();
-        position += bytesRead;
-        inFlight++;
-        destination.write(buffer.subarray(0, bytesRead), (error) => {
-          inFlight--;
-          // On error the socket may still hold the bytes: leave that buffer to the collector.
-          if (!error) {
-            if (finished) this.pools.readBack.release(buffer);
-            else own.push(buffer);
-          }
-          watch.signal();
-        });
-      }
-      destination.end();
-    } finally {
-      finished = true;
-      this.waiters.delete(watch.signal);
-      watch.dispose();
-      for (const buffer of own) this.pools.readBack.release(buffer);
-    }
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const resolve of waiters) resolve();
-  }
-
-  private async release(): Promise<void> {
-    if (--this.refs > 0) return;
-    this.recent?.release();
-    this.recent = null;
     await this.handle.close().catch(() => {});
+    await rm(this.path, { force: true });
   }
 }

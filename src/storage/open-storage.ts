@@ -1,57 +1,53 @@
-import { resolve } from 'node:path';
-import { CacheIndex } from './cache-index.js';
-import { rebuildCacheIndex } from './cache-index-rebuild.js';
-import { FsBlobStore } from './fs-blob-store.js';
-import { FsMetadataStore } from './fs-metadata-store.js';
-import { FsPullStats } from './fs-pull-stats.js';
-import { Layout } from './layout.js';
+import type { BlobStore } from './blob-store.js';
+import type { EvictionIndex } from './eviction-index.js';
+import type { FillSpool } from './fill-spool.js';
+import { openFsStorage } from './fs-storage.js';
+import type { MetadataStore } from './metadata-store.js';
 import type { PullStatsStore } from './pull-stats.js';
-import { UploadStore } from './upload-store.js';
+import type { ReaderRegistry } from './reader-registry.js';
+import type { UploadStore } from './upload-store.js';
 
 export interface StorageSettings {
+  /** `fs`: everything under `path`. (An `s3` driver adds an object store for blobs and Redis for the rest.) */
+  driver: 'fs';
+  /** The data directory: the whole store for `fs`, the local fill spool for shared drivers. */
   path: string;
   /** Budget for cached content in bytes; 0 = unbounded. */
   maxSize: number;
   blobMaxBytes: number;
 }
 
+export interface StorageHooks {
+  evicted(bytes: number): void;
+  sizeChanged(bytes: number, objects: number): void;
+  rebuildFailed(error: unknown): void;
+}
+
+/**
+ * What the registry layer stores things in — interfaces only; which driver implements them is
+ * decided here and nowhere else (docs/architecture.md, "Storage").
+ */
 export interface Storage {
-  layout: Layout;
-  blobs: FsBlobStore;
-  metadata: FsMetadataStore;
+  /** Content, shared by every repository. Readers it opens are counted in `readers`. */
+  blobs: BlobStore;
+  metadata: MetadataStore;
   uploads: UploadStore;
-  cache: CacheIndex;
+  /** Fills in progress, which readers tail; always local to this process. */
+  spool: FillSpool;
+  eviction: EvictionIndex;
   pulls: PullStatsStore;
-  /** Settles when the eviction index has been rebuilt from disk. */
+  /** Which blobs this process is sending right now. */
+  readers: ReaderRegistry;
+  /** A local directory this process writes (temp files, the spool): what readiness probes. */
+  scratchDir: string;
+  /** Settles when the eviction index is ready (rebuilt from the stores, for the fs driver). */
   indexed: Promise<void>;
 }
 
-/** Eviction brings the cache down to this fraction of the budget, so it does not run on every fill. */
-const LOW_WATERMARK = 0.9;
-/** Content served within this window is never evicted: a pull in progress keeps its layers. */
-export const EVICTION_PROTECT_MS = 10 * 60_000;
-
-/** Opens the disk storage under `settings.path`; the one place that knows the stores are files. */
-export async function openStorage(
-  settings: StorageSettings,
-  hooks: { evicted(bytes: number): void; sizeChanged(bytes: number, objects: number): void; rebuildFailed(error: unknown): void },
-  now: () => number = Date.now,
-): Promise<Storage> {
-  const layout = new Layout(resolve(settings.path));
-  const blobs = await FsBlobStore.open(layout);
-  const metadata = new FsMetadataStore(layout);
-  const uploads = new UploadStore(layout, settings.blobMaxBytes);
-  const cache = new CacheIndex(
-    { maxBytes: settings.maxSize, lowBytes: Math.floor(settings.maxSize * LOW_WATERMARK), protectMs: EVICTION_PROTECT_MS },
-    {
-      isInUse: (digest) => blobs.isReading(digest),
-      remove: (digest) => blobs.delete(digest),
-      evicted: hooks.evicted,
-      sizeChanged: hooks.sizeChanged,
-    },
-    now,
-  );
-  const indexed = rebuildCacheIndex(layout, blobs, cache).catch(hooks.rebuildFailed);
-  const pulls = new FsPullStats(`${layout.root}/pulls`, layout.tmp);
-  return { layout, blobs, metadata, uploads, cache, pulls, indexed };
+/** Opens the storage `settings.driver` names. */
+export function openStorage(settings: StorageSettings, hooks: StorageHooks, now: () => number = Date.now): Promise<Storage> {
+  switch (settings.driver) {
+    case 'fs':
+      return openFsStorage(settings, hooks, now);
+  }
 }

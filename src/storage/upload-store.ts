@@ -1,14 +1,6 @@
-import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { digestAlgorithm, type Digest, type DigestAlgorithm } from '../oci/digest.js';
-import { RegistryError } from '../oci/errors.js';
-import { isNotFound, readJsonFile, writeFileAtomic } from './atomic-file.js';
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
 import type { BlobInfo } from './blob-store.js';
-import type { Layout } from './layout.js';
 import type { RepositoryKey } from './repository-key.js';
 
 export interface UploadSession {
@@ -19,170 +11,37 @@ export interface UploadSession {
   offset: number;
 }
 
-const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const uploadUnknown = (id: string): RegistryError => new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id.slice(0, 100) });
-
 /**
- * Upload sessions on disk, so they survive a restart. The running sha256 of each session is kept in
- * memory while the process lives (so a multi-GB push is hashed once, as it arrives); after a
- * restart, or when a chunk failed half-way, completion re-reads the file to hash it.
- * Chunks of one session are applied one at a time, in arrival order.
+ * Push upload sessions (POST, PATCH…, PUT). Every call names the session by id, so the calls of one
+ * upload may reach different instances of the store — after a restart, or on another replica of a
+ * shared implementation (sessions in S3 + Redis: behind a round-robin balancer the POST, the PATCHes
+ * and the PUT of one upload land on different replicas). The running digest is therefore either
+ * persisted or recomputed from the stored bytes at completion. Once a session is completed or
+ * cancelled it is gone: every later call is BLOB_UPLOAD_UNKNOWN and writes nothing.
+ * Implementations: FsUploadStore. The behaviour is pinned by test/storage/contracts/upload-store-contract.ts.
  */
-export class UploadStore {
-  private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
-
-  constructor(
-    private readonly layout: Layout,
-    private readonly maxBlobBytes: number,
-  ) {}
-
-  async create(repository: RepositoryKey): Promise<UploadSession> {
-    const id = randomUUID();
-    const dir = this.layout.upload(id);
-    await mkdir(dir, { recursive: true });
-    const startedAt = Date.now();
-    await writeFileAtomic(join(dir, 'data'), '', this.layout.tmp);
-    await writeFileAtomic(join(dir, 'session.json'), JSON.stringify({ repository, startedAt }), this.layout.tmp);
-    this.hashes.set(id, { hash: createHash('sha256'), offset: 0 });
-    return { id, repository, startedAt, offset: 0 };
-  }
-
-  /** The session, if `id` is well-formed and exists for `repository`; else BLOB_UPLOAD_UNKNOWN. */
-  async get(id: string, repository: RepositoryKey): Promise<UploadSession> {
-    if (!UPLOAD_ID.test(id)) throw uploadUnknown(id);
-    const dir = this.layout.upload(id);
-    const meta = await readJsonFile<{ repository: RepositoryKey; startedAt: number }>(join(dir, 'session.json'));
-    if (!meta || meta.repository !== repository) throw uploadUnknown(id);
-    const size = await stat(join(dir, 'data')).then((s) => s.size, (e: unknown) => (isNotFound(e) ? null : Promise.reject(e)));
-    if (size === null) throw uploadUnknown(id);
-    return { id, repository, startedAt: meta.startedAt, offset: size };
-  }
-
+export interface UploadStore {
+  create(repository: RepositoryKey): Promise<UploadSession>;
+  /** The session, if `id` is well-formed and names a live session of `repository`; else BLOB_UPLOAD_UNKNOWN. */
+  get(id: string, repository: RepositoryKey): Promise<UploadSession>;
   /**
    * Appends a chunk. `start`, when the client sent a Content-Range, must equal the current offset
-   * (416 otherwise). `length`, when known, must match what arrived.
+   * (416 with the current `Range` otherwise). `length`, when known, must match what
+   * arrived (SIZE_INVALID otherwise). A refused chunk leaves the session as it was. Chunks of one
+   * session are applied one at a time.
    */
-  append(session: UploadSession, source: Readable, options: { start?: number; length?: number } = {}): Promise<UploadSession> {
-    return this.exclusive(session.id, async () => {
-      const current = await this.get(session.id, session.repository);
-      if (options.start !== undefined && options.start !== current.offset) {
-        source.resume();
-        throw new RegistryError('CHUNK_OUT_OF_ORDER', { expected: current.offset, got: options.start }, {
-          headers: { Range: `0-${Math.max(current.offset - 1, 0)}` },
-        });
-      }
-      const state = this.hashes.get(session.id);
-      const hash = state && state.offset === current.offset ? state.hash : null;
-      this.hashes.delete(session.id); // re-added only if the chunk lands whole
-      let received = 0;
-      const limit = this.maxBlobBytes;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, callback) {
-          received += chunk.length;
-          if (limit > 0 && current.offset + received > limit) {
-            callback(new RegistryError('BLOB_TOO_LARGE', { limit }));
-            return;
-          }
-          hash?.update(chunk);
-          callback(null, chunk);
-        },
-      });
-      const path = join(this.layout.upload(session.id), 'data');
-      // A refused chunk (over the size limit, or not the length announced) must not count: cut the
-      // file back so the session's offset is what it was before, as the client's Range says.
-      // An interrupted body keeps what arrived; GET on the session reports it, so a client can resume.
-      const refuse = async (error: RegistryError): Promise<never> => {
-        await truncate(path, current.offset);
-        throw error;
-      };
-      try {
-        // A 1 MiB buffer lets queued chunks go to disk in one write instead of one per 64 KiB.
-        await pipeline(source, counter, createWriteStream(path, { flags: 'r+', start: current.offset, highWaterMark: 1024 * 1024 }));
-      } catch (e) {
-        if (e instanceof RegistryError) return refuse(e);
-        throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'upload body was interrupted' }, { cause: e });
-      }
-      if (options.length !== undefined && options.length !== received) {
-        return refuse(new RegistryError('SIZE_INVALID', { expected: options.length, received }));
-      }
-      const offset = current.offset + received;
-      if (hash) this.hashes.set(session.id, { hash, offset });
-      return { ...current, offset };
-    });
-  }
-
-  /** Verifies the whole upload against `expected` and moves it into the blob store. */
-  complete(session: UploadSession, expected: Digest): Promise<BlobInfo> {
-    return this.exclusive(session.id, async () => {
-      const current = await this.get(session.id, session.repository);
-      const path = join(this.layout.upload(session.id), 'data');
-      const actual = await this.digestOf(session.id, path, current.offset, digestAlgorithm(expected));
-      if (actual !== expected) {
-        throw new RegistryError('DIGEST_INVALID', { expected, actual }, { message: 'uploaded content does not match digest' });
-      }
-      const target = this.layout.blob(expected);
-      await mkdir(dirname(target), { recursive: true });
-      // Same filesystem: the blob appears whole or not at all. An existing blob has equal bytes.
-      await rename(path, target);
-      await this.remove(session.id);
-      return { digest: expected, size: current.offset };
-    });
-  }
-
-  cancel(session: UploadSession): Promise<void> {
-    return this.exclusive(session.id, () => this.remove(session.id));
-  }
-
+  append(session: UploadSession, source: Readable, options?: { start?: number; length?: number }): Promise<UploadSession>;
   /**
-   * Removes sessions idle for more than `maxAgeMs`: no chunk arrived (the data file's mtime) since
-   * then. Idle, not old: a slow multi-GB push that keeps sending must not be purged mid-upload.
-   * The directory's own mtime covers a session caught half-created. Returns how many were purged.
+   * Verifies the whole upload against `expected` (DIGEST_INVALID otherwise, storing nothing) and
+   * publishes it through the BlobStore; the session is gone afterwards.
    */
-  async purgeOlderThan(maxAgeMs: number, now = Date.now()): Promise<number> {
-    let purged = 0;
-    for (const id of await readdir(this.layout.uploads).catch(() => [] as string[])) {
-      if (!UPLOAD_ID.test(id) || this.locks.has(id)) continue;
-      const dir = this.layout.upload(id);
-      const [meta, data, self] = await Promise.all([
-        readJsonFile<{ startedAt: number }>(join(dir, 'session.json')).catch(() => null),
-        stat(join(dir, 'data')).catch(() => null),
-        stat(dir).catch(() => null),
-      ]);
-      const lastActive = Math.max(meta?.startedAt ?? 0, data?.mtimeMs ?? 0, self?.mtimeMs ?? 0);
-      if (now - lastActive > maxAgeMs && !this.locks.has(id)) {
-        await this.remove(id);
-        purged++;
-      }
-    }
-    return purged;
-  }
-
-  private async digestOf(id: string, path: string, size: number, algorithm: DigestAlgorithm): Promise<Digest> {
-    const state = this.hashes.get(id);
-    if (algorithm === 'sha256' && state && state.offset === size) {
-      return `sha256:${state.hash.copy().digest('hex')}` as Digest;
-    }
-    const hash = createHash(algorithm);
-    await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), async (chunks: AsyncIterable<Buffer>) => {
-      for await (const chunk of chunks) hash.update(chunk);
-    });
-    return `${algorithm}:${hash.digest('hex')}` as Digest;
-  }
-
-  private async remove(id: string): Promise<void> {
-    this.hashes.delete(id);
-    await rm(this.layout.upload(id), { recursive: true, force: true });
-  }
-
-  private exclusive<T>(id: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(task);
-    this.locks.set(id, next);
-    const cleanup = (): void => {
-      if (this.locks.get(id) === next) this.locks.delete(id);
-    };
-    next.then(cleanup, cleanup);
-    return next;
-  }
+  complete(session: UploadSession, expected: Digest): Promise<BlobInfo>;
+  cancel(session: UploadSession): Promise<void>;
+  /** Live sessions, each once. */
+  list(): Promise<UploadSession[]>;
+  /**
+   * Removes sessions idle — no chunk received — for more than `maxAgeMs`. Idle, not old: a slow
+   * multi-GB push that keeps sending must not be purged mid-upload. Returns how many were removed.
+   */
+  purgeIdle(maxAgeMs: number, now?: number): Promise<number>;
 }

@@ -77,7 +77,7 @@ describe('blob bodies through pooled buffers', () => {
     await new Promise<void>((resolve, reject) => {
       const req = get(`${stowage.url}${blobPath(3)}`, { agent: false }, (res) => {
         res.once('data', () => {
-          expect(stowage.app.storage.blobs.isReading(digest)).toBe(true);
+          expect(stowage.app.storage.readers.isReading(digest)).toBe(true);
           req.destroy();
           resolve();
         });
@@ -85,8 +85,8 @@ describe('blob bodies through pooled buffers', () => {
       req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? undefined : reject(e)));
     });
     const deadline = Date.now() + 5_000;
-    while (stowage.app.storage.blobs.isReading(digest) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(stowage.app.storage.blobs.isReading(digest)).toBe(false);
+    while (stowage.app.storage.readers.isReading(digest) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(stowage.app.storage.readers.isReading(digest)).toBe(false);
     // And the server goes on serving the same blob.
     const again = await download(blobPath(3));
     expect(sha256(again.body)).toBe(digests[3]);

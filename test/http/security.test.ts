@@ -195,7 +195,7 @@ describe('the storage root', () => {
     const dataDir = join(parent, 'data');
     for (const file of everything) expect(relative(dataDir, file).startsWith('..')).toBe(false);
     const top = new Set((await readdir(dataDir)).filter((e) => !e.startsWith('.')));
-    for (const entry of top) expect(['blobs', 'tmp', 'uploads', 'repositories']).toContain(entry);
+    for (const entry of top) expect(['blobs', 'fills', 'tmp', 'uploads', 'repositories']).toContain(entry);
     // Repositories are only the ones named validly by a request.
     const repositories = await walk(join(dataDir, 'repositories'));
     for (const file of repositories) {

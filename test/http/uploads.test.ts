@@ -4,9 +4,7 @@
  * Content-Length, no Content-Range, no Content-Type), status, cancel, digest checks, mounts and
  * concurrent pushes of one blob.
  */
-import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/processes.js';
 import { startStowage, type RunningStowage } from '../support/stowage.js';
@@ -40,19 +38,15 @@ async function expectNoBlob(repo: string, digest: string): Promise<void> {
   await expectOciError(await client.fetch(`/v2/${repo}/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
 }
 
-/** Every blob file in the store, as `algorithm:hex`. */
+/** Every blob in the store. */
 async function storedDigests(): Promise<string[]> {
-  const root = join(stowage.dataDir, 'blobs');
   const found: string[] = [];
-  for (const algorithm of await readdir(root).catch(() => [])) {
-    for (const prefix of await readdir(join(root, algorithm))) {
-      for (const hex of await readdir(join(root, algorithm, prefix))) found.push(`${algorithm}:${hex}`);
-    }
-  }
+  for await (const blob of stowage.app.storage.blobs.list()) found.push(blob.digest);
   return found;
 }
 
-const uploadDirs = (): Promise<string[]> => readdir(join(stowage.dataDir, 'uploads'));
+/** The ids of the upload sessions the store holds. */
+const sessionIds = async (of: RunningStowage = stowage): Promise<string[]> => (await of.app.storage.uploads.list()).map((s) => s.id);
 
 describe('starting an upload', () => {
   it('POST is 202 with Location, Range 0-0, Docker-Upload-UUID and Blob-Upload-Session-ID', async () => {
@@ -87,7 +81,7 @@ describe('starting an upload', () => {
   });
 
   it('a monolithic POST with the wrong digest is 400 DIGEST_INVALID and leaves no session behind', async () => {
-    const before = await uploadDirs();
+    const before = await sessionIds();
     const bytes = bytesOf('mono-wrong', 1000);
     const claimed = sha256('something else');
     const res = await client.fetch(`/v2/up/mono/blobs/uploads/?digest=${claimed}`, { method: 'POST', body: bytes });
@@ -96,7 +90,7 @@ describe('starting an upload', () => {
     await expectNoBlob('up/mono', sha256(bytes));
     expect(await storedDigests()).not.toContain(claimed);
     expect(await storedDigests()).not.toContain(sha256(bytes));
-    expect((await uploadDirs()).sort()).toEqual(before.sort());
+    expect((await sessionIds()).sort()).toEqual(before.sort());
   });
 });
 
@@ -307,7 +301,7 @@ describe('status and cancel', () => {
     await expectOciError(await client.fetch(location, { method: 'PATCH', body: Buffer.alloc(1) }), 404, 'BLOB_UPLOAD_UNKNOWN');
     await expectOciError(await client.fetch(`${location}?digest=${sha256(Buffer.alloc(10))}`, { method: 'PUT' }), 404, 'BLOB_UPLOAD_UNKNOWN');
     await expectOciError(await client.fetch(location, { method: 'DELETE' }), 404, 'BLOB_UPLOAD_UNKNOWN');
-    expect(await uploadDirs()).not.toContain(location.split('/').at(-1));
+    expect(await sessionIds()).not.toContain(location.split('/').at(-1));
   });
 
   it('a PUT that completes the session finishes it at once: a GET or late PATCH while it runs, or after, is 404 and writes nothing', async () => {
@@ -337,7 +331,7 @@ describe('status and cancel', () => {
       await expectOciError(await client.fetch(location, { method, ...(body ? { body } : {}) }), 404, 'BLOB_UPLOAD_UNKNOWN');
     }
     await expectOciError(await client.fetch(`${location}?digest=${sha256(whole)}`, { method: 'PUT', body: Buffer.from('again') }), 404, 'BLOB_UPLOAD_UNKNOWN');
-    expect(await uploadDirs()).not.toContain(location.split('/').at(-1));
+    expect(await sessionIds()).not.toContain(location.split('/').at(-1));
     await expectBlob('up/finish', whole);
   });
 
@@ -499,7 +493,7 @@ describe('limits (own servers)', () => {
       await keepAlive.arrayBuffer();
       await expectOciError(await limitedClient.fetch(`/v2/lim/repo/blobs/${sha256(over)}`), 404, 'BLOB_UNKNOWN');
       // Only the session the client still holds remains.
-      expect(await readdir(join(limited.dataDir, 'uploads'))).toEqual([location.split('/').at(-1)]);
+      expect(await sessionIds(limited)).toEqual([location.split('/').at(-1)]);
     } finally {
       await limitedClient.close();
       await limited.close();
@@ -523,7 +517,7 @@ describe('limits (own servers)', () => {
       const done = await ttlClient.fetch(`${active}?digest=${sha256(bytes)}`, { method: 'PUT' });
       expect(done.status).toBe(201);
       await expectOciError(await ttlClient.fetch(idle), 404, 'BLOB_UPLOAD_UNKNOWN');
-      expect(await readdir(join(ttl.dataDir, 'uploads'))).toEqual([]);
+      expect(await sessionIds(ttl)).toEqual([]);
     } finally {
       await ttlClient.close();
       await ttl.close();

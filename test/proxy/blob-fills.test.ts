@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeHub, type FakeHub } from '../support/fake-hub.js';
 import { startStowage, type RunningStowage } from '../support/stowage.js';
 import { startControlledUpstream, type ControlledUpstream } from './support/controlled-upstream.js';
-import { blobLinked, blobStored, CountingObserver, errorCode, sha256, tmpFiles, waitFor, within } from './support/proxy-helpers.js';
+import { blobLinked, blobStored, CountingObserver, errorCode, partialFills, sha256, waitFor, within } from './support/proxy-helpers.js';
 
 const UPSTREAM = 'ctl.test';
 const REPO = 'team-images/app';
@@ -111,7 +111,7 @@ describe('blob fills from a hand-paced upstream', () => {
         'the other readers finishing',
       );
       expect(others).toEqual([blob.digest, blob.digest]);
-      await waitFor(() => blobStored(stowage.dataDir, blob.digest), 5_000, 'the blob to be committed');
+      await waitFor(() => blobStored(stowage, blob.digest), 5_000, 'the blob to be committed');
       expect(paused.readableEnded).toBe(false);
     } finally {
       request.destroy();
@@ -131,7 +131,7 @@ describe('blob fills from a hand-paced upstream', () => {
     await new Promise((resolve) => setTimeout(resolve, 50)); // let Stowage see the closed socket
     blob.release();
     expect(sha256(new Uint8Array(await stayer.arrayBuffer()))).toBe(blob.digest);
-    await waitFor(async () => (await blobStored(stowage.dataDir, blob.digest)) && blobLinked(stowage.dataDir, UPSTREAM, REPO, blob.digest), 5_000, 'commit');
+    await waitFor(async () => (await blobStored(stowage, blob.digest)) && blobLinked(stowage, UPSTREAM, REPO, blob.digest), 5_000, 'commit');
 
     const before = upstream.count();
     const again = await fetch(blobUrl(blob.digest));
@@ -148,7 +148,7 @@ describe('blob fills from a hand-paced upstream', () => {
     abort.abort();
     await new Promise((resolve) => setTimeout(resolve, 50));
     blob.release();
-    await waitFor(async () => (await blobStored(stowage.dataDir, blob.digest)) && blobLinked(stowage.dataDir, UPSTREAM, REPO, blob.digest), 5_000, 'commit');
+    await waitFor(async () => (await blobStored(stowage, blob.digest)) && blobLinked(stowage, UPSTREAM, REPO, blob.digest), 5_000, 'commit');
     const before = upstream.count();
     const again = await fetch(blobUrl(blob.digest));
     expect(sha256(new Uint8Array(await again.arrayBuffer()))).toBe(blob.digest);
@@ -164,8 +164,8 @@ describe('blob fills from a hand-paced upstream', () => {
     expect(first.status).toBe(200); // the head goes out before the last byte could be checked ...
     await expect(first.arrayBuffer()).rejects.toThrow(); // ... so the only honest signal is a cut
     await waitFor(() => observer.digestMismatches === 1, 2_000, 'the mismatch to be counted');
-    expect(await blobStored(stowage.dataDir, claimed)).toBe(false);
-    await waitFor(async () => (await tmpFiles(stowage.dataDir)).length === 0, 2_000, 'the temp file to be removed');
+    expect(await blobStored(stowage, claimed)).toBe(false);
+    await waitFor(async () => (await partialFills(stowage)).length === 0, 2_000, 'the spooled bytes to be removed');
 
     // Nothing was cached: the next request asks the upstream again, and a Range to the end (how a
     // client resumes) is cut just the same.
@@ -173,7 +173,7 @@ describe('blob fills from a hand-paced upstream', () => {
     if (ranged.status === 206) await expect(ranged.arrayBuffer()).rejects.toThrow();
     else expect(ranged.status).toBeGreaterThanOrEqual(500);
     expect(upstreamGets(claimed)).toBe(2);
-    expect(await blobStored(stowage.dataDir, claimed)).toBe(false);
+    expect(await blobStored(stowage, claimed)).toBe(false);
   });
 
   it('a small mismatching blob is cut too (the last byte waits for the digest check)', async () => {
@@ -181,7 +181,7 @@ describe('blob fills from a hand-paced upstream', () => {
     upstream.addBlob(REPO, Buffer.from('not the bytes you are looking for'), { digest: claimed });
     // Cut before or after the head went out (a race with the digest check): never a complete body.
     await expect(fetch(blobUrl(claimed)).then((response) => response.arrayBuffer())).rejects.toThrow();
-    expect(await blobStored(stowage.dataDir, claimed)).toBe(false);
+    expect(await blobStored(stowage, claimed)).toBe(false);
   });
 
   it('Range on a blob still downloading: bytes already written come at once, later ones when they arrive', async () => {
@@ -212,7 +212,7 @@ describe('blob fills from a hand-paced upstream', () => {
   it('Range on a cached blob: open-ended, bounded, suffix, and unsatisfiable', async () => {
     const blob = upstream.addBlob(REPO, randomBytes(10_000));
     await (await fetch(blobUrl(blob.digest))).arrayBuffer();
-    await waitFor(() => blobLinked(stowage.dataDir, UPSTREAM, REPO, blob.digest), 5_000, 'link');
+    await waitFor(() => blobLinked(stowage, UPSTREAM, REPO, blob.digest), 5_000, 'link');
     const before = upstream.count();
     const cases: Array<[string, number, number]> = [
       ['bytes=9000-', 9000, 9999],
@@ -242,7 +242,7 @@ describe('blob fills from a hand-paced upstream', () => {
     expect(head.headers.get('content-type')).toBe('application/octet-stream');
     expect(upstream.count((r) => r.path.endsWith(blob.digest) && r.method === 'HEAD')).toBe(1);
     expect(upstreamGets(blob.digest)).toBe(0);
-    expect(await blobStored(stowage.dataDir, blob.digest)).toBe(false);
+    expect(await blobStored(stowage, blob.digest)).toBe(false);
 
     const unknown = await fetch(blobUrl(sha256(randomBytes(8))), { method: 'HEAD' });
     expect(unknown.status).toBe(404);
@@ -291,10 +291,10 @@ describe('blob fills from the fake hub: cuts and resumes', () => {
     const resumedAt = Number(/^bytes=(\d+)-$/.exec(ranged[0]!.range!)?.[1]);
     expect(resumedAt).toBeGreaterThan(0);
     expect(resumedAt).toBeLessThanOrEqual(100_000);
-    await waitFor(() => blobStored(stowage.dataDir, layer.digest), 5_000, 'commit');
+    await waitFor(() => blobStored(stowage, layer.digest), 5_000, 'commit');
   });
 
-  it('with resumes exhausted, readers see a cut, nothing is stored, and the next request downloads afresh', async () => {
+  it('with resumes exhausted, readers see a cut, nothing is stored, and the next request resumes from the spooled bytes', async () => {
     const image = hub.addImage('library/cut', 'v1', { layerCount: 1, layerSize: 256 * 1024 });
     const layer = image.layers[0]!;
     const url = `${stowage.url}/v2/library/cut/blobs/${layer.digest}?ns=noresume.test`;
@@ -306,14 +306,23 @@ describe('blob fills from the fake hub: cuts and resumes', () => {
       if (response.status === 200) await expect(response.arrayBuffer()).rejects.toThrow();
       else expect(await errorCode(response)).toBe('UPSTREAM_UNAVAILABLE');
     }
-    expect(await blobStored(stowage.dataDir, layer.digest)).toBe(false);
+    expect(await blobStored(stowage, layer.digest)).toBe(false);
+    // What arrived before the cut is kept, never as a blob: the partial fill is in the spool.
+    await waitFor(async () => (await partialFills(stowage)).length === 1, 2_000, 'the partial fill to be kept');
+    const [partial] = await partialFills(stowage);
+    expect(partial).toMatchObject({ digest: layer.digest, origin: { upstream: 'noresume.test', repository: 'proxied/noresume.test/library/cut', size: 256 * 1024 } });
+    expect(partial!.bytes).toBeGreaterThan(0);
+    expect(partial!.bytes).toBeLessThanOrEqual(100_000);
 
-    // Straight away: the failed fill must not be joined, and must not be a 500.
+    // Straight away: the failed fill must not be joined, and must not be a 500; it continues with Range.
     const next = await fetch(url);
     expect(next.status).toBe(200);
     expect(sha256(new Uint8Array(await next.arrayBuffer()))).toBe(layer.digest);
-    expect(hub.count({ kind: 'cdn' })).toBe(2);
-    await waitFor(async () => (await tmpFiles(stowage.dataDir)).length === 0, 2_000, 'the temp file to be removed');
+    const gets = hub.requests.filter((r) => r.kind === 'cdn');
+    expect(gets).toHaveLength(2);
+    expect(gets[1]!.range).toBe(`bytes=${partial!.bytes}-`);
+    await waitFor(async () => (await partialFills(stowage)).length === 0, 2_000, 'the spool to be empty');
+    await waitFor(() => blobStored(stowage, layer.digest), 2_000, 'commit');
   });
 
   it('a fill that fails before its first byte answers every waiting client with a clean 502, not a cut', async () => {
@@ -328,7 +337,7 @@ describe('blob fills from the fake hub: cuts and resumes', () => {
       expect(response.status).toBe(502);
       expect(await errorCode(response)).toBe('UPSTREAM_UNAVAILABLE');
     }
-    expect(await blobStored(stowage.dataDir, layer.digest)).toBe(false);
+    expect(await blobStored(stowage, layer.digest)).toBe(false);
   });
 
   it('an uncached blob while the upstream is down or rate limiting is a clear 502/503, never a 500', async () => {
@@ -353,6 +362,6 @@ describe('blob fills from the fake hub: cuts and resumes', () => {
     } finally {
       hub.faults.clear();
     }
-    expect(await blobStored(stowage.dataDir, image.layers[0]!.digest)).toBe(false);
+    expect(await blobStored(stowage, image.layers[0]!.digest)).toBe(false);
   });
 });

@@ -160,7 +160,7 @@ describe('routing requests to upstreams', () => {
     expect(downloads).toBe(1);
     // Both repositories may now serve it from disk (linked right after the commit).
     await waitFor(
-      async () => (await blobLinked(stowage.dataDir, 'docker.io', 'library/both', digest)) && blobLinked(stowage.dataDir, MIRROR, 'library/both', digest),
+      async () => (await blobLinked(stowage, 'docker.io', 'library/both', digest)) && blobLinked(stowage, MIRROR, 'library/both', digest),
       2_000,
       'both repositories to link the blob',
     );

@@ -55,19 +55,22 @@ describe('eviction by size (storage.maxSize)', () => {
     const push = await fetch(`${stowage.url}/v2/team/app/blobs/uploads/?digest=${hostedDigest}`, { method: 'POST', body: hostedBytes });
     expect(push.status).toBe(201);
 
-    const cache = stowage.app.storage.cache;
+    const totals = () => stowage.app.storage.eviction.totals();
     // The index learns of a fill just after its response ended: wait, so each gets its own time.
     expect(await pull('library/a', a.digest)).toBe(a.digest);
-    await waitFor(() => cache.objects === 1);
+    await waitFor(async () => (await totals()).objects === 1);
     now += 20 * MINUTE;
     expect(await pull('library/b', b.digest)).toBe(b.digest);
-    await waitFor(() => cache.objects === 2);
+    await waitFor(async () => (await totals()).objects === 2);
     now += 20 * MINUTE;
     // 180 kB of cache > 150 kB: a (least recently used, outside the protection window) goes.
     expect(await pull('library/c', c.digest)).toBe(c.digest);
     // The fill registers c once committed, which starts an eviction pass; wait for both.
-    await waitFor(() => cache.objects === 2 && cache.bytes <= 150_000);
-    expect(cache.objects).toBe(2);
+    await waitFor(async () => {
+      const { objects, bytes } = await totals();
+      return objects === 2 && bytes <= 150_000;
+    });
+    expect((await totals()).objects).toBe(2);
 
     hub.reset();
     expect(await pull('library/b', b.digest)).toBe(b.digest);
@@ -81,7 +84,8 @@ describe('eviction by size (storage.maxSize)', () => {
     expect(hub.count({ kind: 'blob', method: 'GET' })).toBe(1);
 
     // Three cached blobs (180 kB) are over budget, but all were just used: nothing is evicted.
-    expect({ bytes: cache.bytes, objects: cache.objects }).toEqual({ bytes: 180_000, objects: 3 });
+    await waitFor(async () => (await totals()).objects === 3);
+    expect(await totals()).toEqual({ bytes: 180_000, objects: 3, pinnedBytes: 0 });
 
     // After a restart the index is rebuilt from disk (hosted content excluded) and, once the
     // protection window has passed, the budget is enforced again.
@@ -91,9 +95,8 @@ describe('eviction by size (storage.maxSize)', () => {
     now += 20 * MINUTE;
     stowage = await start(dataDir);
     await stowage.app.storage.indexed;
-    const rebuilt = stowage.app.storage.cache;
-    await waitFor(() => rebuilt.bytes <= 150_000);
-    expect(rebuilt.objects).toBe(2);
+    await waitFor(async () => (await totals()).bytes <= 150_000);
+    expect((await totals()).objects).toBe(2);
     const stillHosted = await fetch(`${stowage.url}/v2/team/app/blobs/${hostedDigest}`);
     expect(digestOf(new Uint8Array(await stillHosted.arrayBuffer()))).toBe(hostedDigest);
   });

@@ -124,9 +124,9 @@ export async function evictManifest(ctx: ApiContext, request: FastifyRequest, _r
   const { view, viewer } = await viewRepository(ctx, request, path.name);
   if (view.kind !== 'cached') throw new RegistryError('UNSUPPORTED', { name: path.name }, { message: 'only cached images are evicted; delete hosted ones' });
   if (!viewer.admin) throw new RegistryError('DENIED', { name: path.name, action: 'evict' }, { message: 'evicting cached images is for admins' });
-  const { metadata, images, observer, storage } = ctx.services;
+  const { metadata, images, storage } = ctx.services;
   const digest = path.reference.kind === 'digest' ? path.reference.digest : (await metadata.getTag(view.key, path.reference.tag))?.digest;
   if (!digest) throw new RegistryError('MANIFEST_UNKNOWN', { tag: path.reference.kind === 'tag' ? path.reference.tag : undefined });
-  const result = await evictCachedImage({ metadata, blobs: storage.blobs, cache: storage.cache, reader: images, observer }, view.key, digest);
+  const result = await evictCachedImage({ metadata, cache: storage.eviction, reader: images }, view.key, digest);
   return { digest, ...result };
 }

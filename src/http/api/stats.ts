@@ -14,6 +14,7 @@ export function registerStatsRoutes(api: FastifyInstance, ctx: ApiContext): void
     if (viewer.user === null && !viewer.admin) throw new RegistryError('UNAUTHORIZED', null, { message: 'sign in to see statistics' });
     const { traffic, history, fills, config, storage } = ctx.services;
     const t = traffic.snapshot();
+    const cached = await storage.eviction.totals();
     const byResult = { hit: 0, miss: 0, stale: 0, coalesced: 0, negative: 0 };
     for (const u of Object.values(t.upstreams)) for (const [result, n] of Object.entries(u.cache)) byResult[result as keyof typeof byResult] += n;
     const requests = Object.values(byResult).reduce((a, b) => a + b, 0);
@@ -47,8 +48,8 @@ export function registerStatsRoutes(api: FastifyInstance, ctx: ApiContext): void
         };
       }),
       storage: {
-        cacheBytes: storage.cache.bytes,
-        cacheObjects: storage.cache.objects,
+        cacheBytes: cached.bytes,
+        cacheObjects: cached.objects,
         budgetBytes: config.storage.maxSize,
         evictions: t.evictions,
         evictedBytes: t.evictedBytes,

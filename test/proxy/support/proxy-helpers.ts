@@ -1,8 +1,11 @@
-/** Small shared pieces of the pull-through tests: clock, polling, error codes, on-disk checks. */
-import { access, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+/** Small shared pieces of the pull-through tests: clock, polling, error codes, what the stores hold. */
 import { Agent, type Dispatcher } from 'undici';
+import { parseDigest } from '../../../src/oci/digest.js';
+import { parseRepositoryName } from '../../../src/oci/repository-name.js';
 import { NOOP_REGISTRY_OBSERVER, type RegistryObserver } from '../../../src/registry/registry-observer.js';
+import type { PartialFill } from '../../../src/storage/fill-spool.js';
+import { proxiedKey } from '../../../src/storage/repository-key.js';
+import type { RunningStowage } from '../../support/stowage.js';
 
 export { sha256 } from './controlled-upstream.js';
 
@@ -40,23 +43,19 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
-
-/** Whether the data directory holds a committed blob. */
-export function blobStored(dataDir: string, digest: string): Promise<boolean> {
-  const [algorithm, hex] = digest.split(':') as [string, string];
-  return exists(join(dataDir, 'blobs', algorithm, hex.slice(0, 2), hex));
+/** Whether the blob store holds a committed blob. */
+export async function blobStored(stowage: RunningStowage, digest: string): Promise<boolean> {
+  return (await stowage.app.storage.blobs.stat(parseDigest(digest))) !== null;
 }
 
-/** Whether a proxied repository (`upstream/name`) may serve a blob from disk. */
-export function blobLinked(dataDir: string, upstream: string, name: string, digest: string): Promise<boolean> {
-  const [algorithm, hex] = digest.split(':') as [string, string];
-  return exists(join(dataDir, 'repositories', 'proxied', upstream, name, '_blobs', algorithm, hex));
+/** Whether a proxied repository (`upstream/name`) may serve a blob from the store. */
+export function blobLinked(stowage: RunningStowage, upstream: string, name: string, digest: string): Promise<boolean> {
+  return stowage.app.storage.metadata.hasBlob(proxiedKey(upstream, parseRepositoryName(name)), parseDigest(digest));
 }
 
-/** Files left in tmp/ (a failed fill must leave none). */
-export async function tmpFiles(dataDir: string): Promise<string[]> {
-  return readdir(join(dataDir, 'tmp')).catch(() => []);
+/** Partial fills kept in the spool (a fill that failed its digest must leave none). */
+export function partialFills(stowage: RunningStowage): Promise<PartialFill[]> {
+  return stowage.app.storage.spool.list();
 }
 
 /** Counts the registry events the tests assert on; everything else is a no-op. */

@@ -1,0 +1,71 @@
+/**
+ * The fs driver's stores against the storage contracts (test/storage/contracts/), one line each.
+ * The fill spool runs twice: with the fs hand-over (the spool file is renamed into place) and with
+ * the generic one an object store uses (every byte streamed into BlobStore.createWriter).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStorage, type Storage } from '../../src/storage/open-storage.js';
+import { LocalEvictionIndex } from '../../src/storage/local-eviction-index.js';
+import { LocalFillSpool } from '../../src/storage/local-fill-spool.js';
+import { BufferPool } from '../../src/storage/buffer-pool.js';
+import { blobStoreContract } from './contracts/blob-store-contract.js';
+import { evictionIndexContract } from './contracts/eviction-index-contract.js';
+import { fillSpoolContract } from './contracts/fill-spool-contract.js';
+import { metadataStoreContract } from './contracts/metadata-store-contract.js';
+import { uploadStoreContract } from './contracts/upload-store-contract.js';
+
+const HOOKS = { evicted: () => {}, sizeChanged: () => {}, rebuildFailed: (e: unknown) => Promise.reject(e) };
+
+/** An fs Storage in a fresh temp directory, and a way to open another one on the same directory. */
+async function fsStorage(now?: () => number): Promise<{ storage: Storage; reopen: () => Promise<Storage>; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'stowage-contract-'));
+  const open = async (): Promise<Storage> => {
+    const storage = await openStorage({ driver: 'fs', path: dir, maxSize: 0, blobMaxBytes: 0 }, HOOKS, now);
+    await storage.indexed;
+    return storage;
+  };
+  return { storage: await open(), reopen: open, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+blobStoreContract('fs', async () => {
+  const { storage, cleanup } = await fsStorage();
+  return { blobs: storage.blobs, cleanup };
+});
+
+fillSpoolContract('fs (rename into place)', async () => {
+  const { storage, reopen, cleanup } = await fsStorage();
+  return { spool: storage.spool, blobs: storage.blobs, reopen: async () => (await reopen()).spool, cleanup };
+});
+
+fillSpoolContract('fs store through BlobStore.createWriter (the object-store hand-over)', async () => {
+  const { storage, cleanup } = await fsStorage();
+  const dir = await mkdtemp(join(tmpdir(), 'stowage-spool-'));
+  const pools = { chunks: new BufferPool(64 * 1024, 4), readBack: new BufferPool(16 * 1024, 4) };
+  const open = (): Promise<LocalFillSpool> => LocalFillSpool.open(join(dir, 'fills'), dir, (algorithm) => storage.blobs.createWriter(algorithm), pools);
+  return {
+    spool: await open(),
+    blobs: storage.blobs,
+    reopen: open,
+    cleanup: async () => {
+      await cleanup();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+uploadStoreContract('fs', async () => {
+  const { storage, reopen, cleanup } = await fsStorage();
+  return { uploads: storage.uploads, blobs: storage.blobs, reopen: async () => (await reopen()).uploads, cleanup };
+});
+
+metadataStoreContract('fs', async (now) => {
+  const { storage, reopen, cleanup } = await fsStorage(now);
+  return { metadata: storage.metadata, reopen: async () => (await reopen()).metadata, cleanup };
+});
+
+evictionIndexContract('local', async ({ policy, isInUse, remove, now }) => ({
+  index: new LocalEvictionIndex(policy, { isInUse, remove, evicted: () => {}, sizeChanged: () => {} }, now),
+  cleanup: async () => {},
+}));
