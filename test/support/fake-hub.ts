@@ -87,6 +87,8 @@ export interface HubRequest {
   status: number;
   /** Whether the request carried an `Authorization` header (its value is never recorded). */
   authorization: boolean;
+  /** Body bytes the response handed to its socket so far (what the upstream paid for, read or not). */
+  bodyBytes: number;
   range?: string;
   accept?: string;
   /** For registry requests: the repository in the path. */
@@ -238,6 +240,23 @@ class FakeHubServer implements FakeHub {
         entry.status = status;
         return writeHead(status, ...rest);
       }) as typeof res.writeHead;
+      // Counted when a write completes: bytes that reached the socket, not ones offered to a dead one.
+      const counted = (chunk: unknown, rest: unknown[]): unknown[] => {
+        if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) return rest;
+        const bytes = Buffer.byteLength(chunk);
+        const at = rest.findIndex((arg) => typeof arg === 'function');
+        const callback = at >= 0 ? (rest[at] as (error?: Error | null) => void) : undefined;
+        const done = (error?: Error | null): void => {
+          if (!error) entry.bodyBytes += bytes;
+          callback?.(error);
+        };
+        return at >= 0 ? rest.map((arg, i) => (i === at ? done : arg)) : [...rest, done];
+      };
+      const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+      res.write = ((chunk: unknown, ...rest: unknown[]) => write(chunk, ...counted(chunk, rest))) as typeof res.write;
+      const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
+      res.end = ((chunk?: unknown, ...rest: unknown[]) =>
+        typeof chunk === 'function' || chunk === undefined ? end(chunk, ...rest) : end(chunk, ...counted(chunk, rest))) as typeof res.end;
       this.applyFaults(req, res, entry)
         .then((handled) => (handled ? undefined : handler(req, res)))
         .catch((error: unknown) => {
@@ -266,6 +285,7 @@ class FakeHubServer implements FakeHub {
       kind: route.kind,
       status: 0,
       authorization: req.headers.authorization !== undefined,
+      bodyBytes: 0,
       ...(req.headers.range ? { range: req.headers.range } : {}),
       ...(req.headers.accept ? { accept: req.headers.accept } : {}),
       ...(route.repository ? { repository: route.repository } : {}),

@@ -135,6 +135,8 @@ export interface Daemon {
   readonly exited: boolean;
   /** SIGTERM, then SIGKILL after `graceMs` (default 5 s); removes the log unless `logFile` was given. Idempotent. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL now, as a crash would end it; resolves once it is gone. `stop` afterwards only cleans up. */
+  crash(): Promise<void>;
 }
 
 /**
@@ -223,6 +225,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return exitInfo !== undefined;
     },
     stop,
+    async crash() {
+      if (exitInfo === undefined) process.kill(pid, 'SIGKILL');
+      await exitedPromise;
+    },
   };
 }
 

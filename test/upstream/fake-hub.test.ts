@@ -71,6 +71,13 @@ describe('fake hub', () => {
     const ranged = await get(location, { range: 'bytes=4-' });
     expect([ranged.status, ranged.headers['content-range'], ranged.body]).toEqual([206, 'bytes 4-9/10', '456789']);
     expect((await get(location.replace(/sig=[^&]+/, 'sig=forged'))).status).toBe(403);
+    // Every request records the body bytes it was sent (tests assert what the upstream paid for).
+    expect(fake.requests.map((r) => [r.kind, r.status, r.bodyBytes])).toEqual([
+      ['blob', 307, redirect.body.length],
+      ['cdn', 400, expect.any(Number)],
+      ['cdn', 206, 6],
+      ['cdn', 403, expect.any(Number)],
+    ]);
   });
 
   it('paces blob bodies to a set bandwidth (the bench models a 1 Gbit/s uplink with it)', async () => {
