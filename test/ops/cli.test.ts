@@ -44,20 +44,16 @@ describe('the stowage command', () => {
     expect(result.stderr).toContain('"eighty"');
   });
 
-  it('starts from --config, serves, logs JSON without credentials, and exits 0 on SIGTERM', async () => {
+  /**
+   * Starts `stowage --config` with `lines` (a `${STOWAGE_TEST_PORT}` port and an upstream whose
+   * password is the secret `${UPSTREAM_SECRET}`), sends a request with Basic credentials and a pull
+   * that reaches the (unreachable) upstream with the configured credentials, stops it with SIGTERM
+   * (exit 0 expected) and returns everything it wrote.
+   */
+  async function serveOnce(name: string, lines: string[]): Promise<string> {
     const port = await freePort();
-    const file = join(work, 'stowage.yaml');
-    await writeFile(
-      file,
-      [
-        'server:',
-        '  host: 127.0.0.1',
-        '  port: ${STOWAGE_TEST_PORT}',
-        `storage: { path: ${join(work, 'data')} }`,
-        'upstreams:',
-        '  docker.io: { url: "http://127.0.0.1:9", username: robot, password: "${UPSTREAM_SECRET}" }',
-      ].join('\n'),
-    );
+    const file = join(work, `${name}.yaml`);
+    await writeFile(file, lines.join('\n'));
     const child = spawn(process.execPath, [join(OUT, 'main.js'), '--config', file], {
       env: { PATH: process.env.PATH, STOWAGE_TEST_PORT: String(port), UPSTREAM_SECRET: 'hunter2-secret' },
     });
@@ -74,7 +70,6 @@ describe('the stowage command', () => {
         if (!up) await new Promise((r) => setTimeout(r, 100));
       }
       expect(up, output).toBe(true);
-      // A pull that reaches the (unreachable) upstream with the configured credentials.
       const failed = await fetch(`http://127.0.0.1:${port}/v2/library/x/manifests/latest`);
       expect(failed.status).toBe(502);
       child.kill('SIGTERM');
@@ -82,6 +77,20 @@ describe('the stowage command', () => {
     } finally {
       child.kill('SIGKILL');
     }
+    return output;
+  }
+
+  const serverLines = (name: string): string[] => [
+    'server:',
+    '  host: 127.0.0.1',
+    '  port: ${STOWAGE_TEST_PORT}',
+    `storage: { path: ${join(work, `data-${name}`)} }`,
+    'upstreams:',
+    '  docker.io: { url: "http://127.0.0.1:9", username: robot, password: "${UPSTREAM_SECRET}", retries: 0 }',
+  ];
+
+  it('starts from --config, serves, logs JSON without credentials, and exits 0 on SIGTERM', async () => {
+    const output = await serveOnce('json', serverLines('json'));
     const lines = output.trim().split('\n');
     expect(lines.every((line) => line.startsWith('{'))).toBe(true);
     expect(output).toContain('"msg":"stopped"');
@@ -90,42 +99,7 @@ describe('the stowage command', () => {
   }, 60_000);
 
   it('log.format: pretty writes lines for a person (time, level, message, key=value), still without credentials', async () => {
-    const port = await freePort();
-    const file = join(work, 'pretty.yaml');
-    await writeFile(
-      file,
-      [
-        'server:',
-        '  host: 127.0.0.1',
-        '  port: ${STOWAGE_TEST_PORT}',
-        `storage: { path: ${join(work, 'data-pretty')} }`,
-        'log: { format: pretty }',
-        'upstreams:',
-        '  docker.io: { url: "http://127.0.0.1:9", username: robot, password: "${UPSTREAM_SECRET}", retries: 0 }',
-      ].join('\n'),
-    );
-    const child = spawn(process.execPath, [join(OUT, 'main.js'), '--config', file], {
-      env: { PATH: process.env.PATH, STOWAGE_TEST_PORT: String(port), UPSTREAM_SECRET: 'hunter2-secret' },
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c));
-    child.stderr.on('data', (c: Buffer) => (output += c));
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
-    try {
-      let up = false;
-      for (let i = 0; i < 100 && !up; i++) {
-        up = await fetch(`http://127.0.0.1:${port}/v2/`, { headers: { authorization: 'Basic cm9ib3Q6aHVudGVyMg==' } })
-          .then((r) => r.status === 200)
-          .catch(() => false);
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(up, output).toBe(true);
-      expect((await fetch(`http://127.0.0.1:${port}/v2/library/x/manifests/latest`)).status).toBe(502);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-    }
+    const output = await serveOnce('pretty', [...serverLines('pretty'), 'log: { format: pretty }']);
     const lines = output.trim().split('\n');
     const entry = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) \S/;
     // Every line is an entry, or an indented line of an error's stack under one.
