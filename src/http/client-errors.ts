@@ -69,17 +69,29 @@ const answered = new WeakSet<Duplex>();
 export function answerClientError(log: Logger, error: NodeJS.ErrnoException, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return;
   answered.add(socket);
-  // A response already on its way (the body of a request being served failed to parse): a second
-  // status line would corrupt it; cutting the connection is the only signal left.
+  const { kind, message } = kindOf(error);
+  const answer = new RegistryError(kind, { reason: parserReason(error) ?? error.code ?? null }, message ? { message } : {});
+  log.debug({ code: error.code, status: answer.status }, 'refused a request the HTTP parser rejected');
   const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
-  if (inFlight?.headersSent || !socket.writable) {
+  if (inFlight && !inFlight.writableFinished) {
+    // A complete request is still being answered and the garbage came after it (pipelined): its
+    // response goes first, then ours — answering now would put our status line before it.
+    if (inFlight.req.complete) {
+      inFlight.once('finish', () => answerOnSocket(socket, answer));
+      inFlight.once('close', () => inFlight.writableFinished || socket.destroy());
+      return;
+    }
+    // The request being served broke its own framing (a bad chunk): once its response has begun,
+    // a second status line would corrupt it, and cutting the connection is the only signal left.
+    if (inFlight.headersSent) {
+      socket.destroy();
+      return;
+    }
+  }
+  if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const { kind, message } = kindOf(error);
-  const reason = parserReason(error);
-  const answer = new RegistryError(kind, { reason: reason ?? error.code ?? null }, message ? { message } : {});
-  log.debug({ code: error.code, status: answer.status }, 'refused a request the HTTP parser rejected');
   answerOnSocket(socket, answer);
 }
 

@@ -85,6 +85,14 @@ describe('requests the HTTP parser refuses', () => {
     expect(error.message).toMatch(/TLS handshake/);
   });
 
+  it('garbage pipelined after a valid request is answered after it: the valid response first, then the refusal', async () => {
+    const answer = await socketExchange(stowage.host, `${request('POST /v2/fuzz/a/blobs/uploads/ HTTP/1.1', 'Content-Length: 0\r\n')}FOO /v2/ HTTP/1.1\r\n\r\n`, { timeoutMs: 5000, untilClose: true });
+    expect(answer.status).toBe(202);
+    const rest = answer.raw.toString('latin1');
+    expect(rest.indexOf('HTTP/1.1 202')).toBe(0);
+    expect(rest).toContain('HTTP/1.1 501 Not Implemented');
+  });
+
   it('a body that breaks chunked framing is 400', async () => {
     const bytes = `${request('PATCH /v2/fuzz/a/blobs/uploads/00000000-0000-4000-8000-000000000000 HTTP/1.1', 'Transfer-Encoding: chunked\r\n')}zz\r\nabc\r\n`;
     expectAnswer(await socketExchange(stowage.host, bytes), 400, 'UNSUPPORTED');
