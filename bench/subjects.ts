@@ -127,7 +127,8 @@ export async function startStowage(options: StowageOptions = {}): Promise<Server
     name: 'stowage',
     command: process.execPath,
     // As `npm start` and the Dockerfile run it (see src/main.ts).
-    args: ['--max-semi-space-size=4', join(stowageDist(), 'main.js'), '--config', configFile],
+    // STOWAGE_BENCH_NODE_FLAGS adds Node flags for profiling (`--cpu-prof --cpu-prof-dir=DIR`).
+    args: ['--max-semi-space-size=4', ...(process.env.STOWAGE_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), join(stowageDist(), 'main.js'), '--config', configFile],
     env: { ...process.env, NODE_ENV: 'production' },
     logFile: join(dir.path, 'stowage.log'),
     readyTimeoutMs: 30_000,
