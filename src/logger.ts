@@ -18,6 +18,7 @@ export function createLogger(level: string, format: 'json' | 'pretty' = 'json'):
         '*.authorization',
         '*.password',
         '*.token',
+        '*.secretAccessKey',
         'password',
         'token',
       ],

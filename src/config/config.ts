@@ -1,6 +1,7 @@
 import {
   ConfigError,
   bool,
+  custom,
   duration,
   int,
   listOf,
@@ -144,21 +145,51 @@ const auth = optionalSection(
   },
 );
 
-/** One `retention[]` rule (lifecycle/retention.ts): which tags and untagged manifests of hosted repositories a GC run removes. */
-const retentionRule = section({
-  repos: strings([], isNamePattern, 'a list of hosted name patterns such as team/**'),
-  /** Tag globs (`*`, `?`) that are always kept. */
-  keepTags: strings([]),
-  /** Plus this many other tags, the most recently pushed. */
-  keepLast: int(0),
-  /** The remaining tags are untagged once older than this (since pushed). */
-  olderThan: duration(null),
-  /** Delete manifests no tag reaches (index children and referrers of kept manifests excepted). */
-  deleteUntagged: bool(false),
-}, (rule, key) => {
-  if (rule.repos.length === 0) throw new ConfigError(`config: ${key}.repos: expected at least one pattern`);
-  return rule;
-});
+/** An http(s) URL without path, query or credentials (an S3 endpoint). */
+const isEndpoint = (value: string): boolean => {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.search === '' && /^\/?$/.test(url.pathname);
+  } catch {
+    return false;
+  }
+};
+
+/** `storage.s3`: the bucket of the s3 driver (docs/s3.md). Credentials absent = the AWS default chain. */
+const s3 = optionalSection(
+  {
+    /** The store's URL (http://127.0.0.1:7480); null = AWS S3 in `region`. */
+    endpoint: nullableString(null),
+    bucket: requiredString('a bucket name'),
+    region: string('us-east-1'),
+    accessKeyId: string(),
+    secretAccessKey: string(),
+    /** Path-style URLs (http://host/bucket/key): what S3-compatible stores need; false = virtual-hosted (bucket.host). */
+    forcePathStyle: bool(true),
+    /** Every key starts with it (`stowage/`), so one bucket can hold other things too. */
+    prefix: custom('', (v, key) => {
+      if (v === null || v === '') return '';
+      if (typeof v !== 'string' || !/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/?$/.test(v) || v.split('/').some((part) => part === '.' || part === '..')) {
+        throw new ConfigError(`config: ${key}: expected a key prefix such as stowage/ (letters, digits, !_.*'()- and /), got ${JSON.stringify(v)}`);
+      }
+      return v.endsWith('/') ? v : `${v}/`;
+    }),
+    /** Warm blob GETs answer 307 to a presigned URL, so bytes go from the store to the client. */
+    redirect: bool(false),
+    /** The store's address as clients see it, for presigned URLs; null = `endpoint`. Needs its own host name (docs/s3.md). */
+    publicEndpoint: nullableString(null),
+  },
+  (value, key) => {
+    for (const field of ['endpoint', 'publicEndpoint'] as const) {
+      const url = value[field];
+      if (url !== null && !isEndpoint(url)) throw new ConfigError(`config: ${key}.${field}: expected an http(s) URL such as http://127.0.0.1:7480, got ${JSON.stringify(url)}`);
+    }
+    if ((value.accessKeyId === undefined) !== (value.secretAccessKey === undefined)) {
+      throw new ConfigError(`config: ${key}: accessKeyId and secretAccessKey go together (leave both out for the AWS default chain)`);
+    }
+    return value;
+  },
+);
 
 export const CONFIG_SCHEMA = section(
   {
@@ -175,26 +206,18 @@ export const CONFIG_SCHEMA = section(
       publicUrl: nullableString(null),
     }),
     storage: section({
-      /** Where content and metadata live: `fs` = everything under `path`. */
-      driver: oneOf(['fs'] as const, 'fs'),
+      /** Where content and metadata live: `fs` = everything under `path`; `s3` = in `storage.s3`'s bucket, with fills in progress under `path`. */
+      driver: oneOf(['fs', 's3'] as const, 'fs'),
       path: string('./data').withAliases('STORAGE_ROOT'),
       /** Budget for cached (proxied) content; hosted content is never evicted. 0 = unbounded. */
       maxSize: size(0),
+      s3,
     }),
     log: section({
       level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
       /** `json` lines for log collectors; `pretty` for a person reading a terminal. */
       format: oneOf(['json', 'pretty'] as const, 'json'),
     }),
-    /** Garbage collection of hosted content (docs/lifecycle.md). */
-    gc: section({
-      /** A run starts this often by itself; 0 = only when asked (POST /api/v1/gc, /v2/_gc). */
-      interval: duration(0),
-      /** Content uploaded, linked, mounted or looked at by a client within this long is never collected. */
-      gracePeriod: duration(3_600_000),
-    }),
-    /** Which tags and untagged manifests GC removes from hosted repositories; the first matching rule applies. */
-    retention: listOf(retentionRule),
     /** Repository name patterns that accept pushes. */
     hosted: strings(['team/**'], isNamePattern, 'a list of name patterns such as team/** (lowercase)'),
     limits: section({
@@ -235,6 +258,12 @@ export const CONFIG_SCHEMA = section(
         throw new ConfigError(`config: server.publicUrl: expected an absolute http(s) URL such as https://registry.example.com, got ${JSON.stringify(config.server.publicUrl)}`);
       }
       config.server.publicUrl = url.origin + url.pathname.replace(/\/+$/, '');
+    }
+    if (config.storage.driver === 's3' && config.storage.s3 === null) {
+      throw new ConfigError('config: storage.s3: storage.driver is s3, so storage.s3.bucket (and usually endpoint and credentials) must be set');
+    }
+    if (config.storage.driver !== 's3' && config.storage.s3 !== null) {
+      throw new ConfigError(`config: storage.s3: is set but storage.driver is ${config.storage.driver} (set storage.driver: s3 to use the bucket)`);
     }
     if (config.metrics.auth && !config.auth?.htpasswd) {
       throw new ConfigError('config: metrics.auth: needs auth.htpasswd (an admin signs in to /metrics with Basic credentials)');

@@ -10,6 +10,8 @@ export interface ReadinessReport {
 export interface ReadinessOptions {
   /** A directory on the data filesystem where a probe file may be written (the store's tmp/). */
   probeDir: string;
+  /** The shared store's own check (s3: a small object written and deleted), run with the directory's; rejects when it fails. */
+  probeStore?: () => Promise<void>;
   /** How long a storage check result is reused (default 5 s): at most one disk write per interval. */
   cacheMs?: number;
   /** A probe slower than this counts as failed (default 2 s): a hung disk makes the instance unready, not the probe hang. */
@@ -26,7 +28,7 @@ export interface ReadinessOptions {
  * The storage check writes, fsyncs and deletes a small file, which catches a read-only remount and
  * most full-disk cases that an `access(W_OK)` would miss. Its result is cached for `cacheMs`, and
  * concurrent probes share one check, so probe frequency never turns into disk load.
- * Nothing here touches the network.
+ * Nothing here touches the network but the s3 driver's bucket (`probeStore`), bounded by the same timeout.
  */
 export class Readiness {
   private shuttingDown = false;
@@ -64,7 +66,7 @@ export class Readiness {
     return this.inFlight;
   }
 
-  /** 'ok', or a short reason (an errno code such as EROFS / ENOSPC / EACCES, or 'timeout'). */
+  /** 'ok', or a short reason (an errno code such as EROFS / ENOSPC / EACCES, the object store's error name, or 'timeout'). */
   private async probe(): Promise<'ok' | string> {
     const file = join(this.options.probeDir, `readyz-${randomUUID()}`);
     const write = async (): Promise<'ok'> => {
@@ -82,14 +84,19 @@ export class Readiness {
     const timeout = new Promise<string>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.options.timeoutMs ?? 2_000);
     });
+    const local = write().catch(async (error: unknown) => {
+      await unlink(file).catch(() => {});
+      return (error as NodeJS.ErrnoException).code ?? 'error';
+    });
+    const store = this.options.probeStore
+      ? this.options.probeStore().then(
+          () => 'ok',
+          // The store's error name (NoSuchBucket, AccessDenied, TimeoutError…), never its message or URL.
+          (error: unknown) => `object store: ${((error as Error).cause as Error | undefined)?.name ?? (error as Error).name ?? 'error'}`,
+        )
+      : 'ok';
     try {
-      return await Promise.race([
-        write().catch(async (error: unknown) => {
-          await unlink(file).catch(() => {});
-          return (error as NodeJS.ErrnoException).code ?? 'error';
-        }),
-        timeout,
-      ]);
+      return await Promise.race([Promise.all([local, store]).then(([a, b]) => (a !== 'ok' ? a : b)), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -12,7 +12,6 @@ import type { UploadSession } from '../storage/upload-store.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { BlobFills } from './blob-fills.js';
 import type { BlobHolders } from './blob-holders.js';
-import type { ContentLock } from './content-lock.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { RegistryObserver } from './registry-observer.js';
@@ -31,8 +30,6 @@ export interface ProxiedDeps {
   cache: EvictionIndex;
   observer: RegistryObserver;
   logger: Logger;
-  /** Linking a blob stored for another repository is a new reference: GC must not delete it meanwhile. */
-  content: ContentLock;
 }
 
 /**
@@ -70,6 +67,8 @@ export class ProxiedRepository implements Repository {
     if (cached) {
       observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
       this.deps.cache.touch(digest);
+      const location = await blobs.directUrl(digest);
+      if (location) return { digest, size: cached.size, location };
       const resolved = range ? resolveRange(range, cached.size) : undefined;
       const reader = await blobs.openReader(digest, bytesToSend(resolved, cached.size));
       return { digest, size: cached.size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
@@ -133,18 +132,14 @@ export class ProxiedRepository implements Repository {
     if (await metadata.hasBlob(this.key, digest)) return info;
     // Stored for another repository: serve it only if the upstream confirms this one has it too,
     // so a proxied path can never read a hosted repository's private blob.
-    return this.deps.content.hold([digest], async () => {
-      try {
-        await upstream.headBlob(this.remoteName, digest);
-      } catch {
-        return null;
-      }
-      const stored = await blobs.stat(digest); // still there: a GC run may have taken it meanwhile
-      if (!stored) return null;
-      await metadata.linkBlob(this.key, digest);
-      this.deps.holders.add(this.key, digest);
-      return stored;
-    });
+    try {
+      await upstream.headBlob(this.remoteName, digest);
+    } catch {
+      return null;
+    }
+    await metadata.linkBlob(this.key, digest);
+    this.deps.holders.add(this.key, digest);
+    return info;
   }
 
   // Writes: a proxied repository mirrors its upstream and is read-only.

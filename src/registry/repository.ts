@@ -10,7 +10,10 @@ import type { UploadSession } from '../storage/upload-store.js';
 /** `Range: bytes=start-end` before it is checked against the blob's size; `end` absent = to the end. */
 export type RangeRequest = { start: number; end?: number } | { suffix: number };
 
-export interface BlobBody {
+/** A blob to send: its bytes, or (`location`) the object store's URL where the client fetches them itself. */
+export type BlobBody = StreamedBlob | RedirectedBlob;
+
+export interface StreamedBlob {
   digest: Digest;
   /** Size of the whole blob. */
   size: number;
@@ -20,6 +23,14 @@ export interface BlobBody {
   reader: BlobReader;
   /** Where the bytes come from, for the bytes-served metric. */
   source: 'cache' | 'upstream';
+}
+
+/** A stored blob the object store serves (`storage.s3.redirect`): the client follows a 307 with its Range. */
+export interface RedirectedBlob {
+  digest: Digest;
+  size: number;
+  /** A presigned URL: never log it. */
+  location: string;
 }
 
 export interface ManifestContent {

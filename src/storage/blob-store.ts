@@ -91,4 +91,10 @@ export interface BlobStore {
   delete(digest: Digest): Promise<void>;
   /** Every stored blob once, in no particular order. */
   list(): AsyncIterable<StoredBlob>;
+  /**
+   * Where a client may fetch a stored blob itself — a presigned URL of the object store, valid for
+   * minutes, `Range` included — or null to have Stowage send the bytes (always, for fs; for s3 unless
+   * `storage.s3.redirect`). The URL is a credential: it must never be logged.
+   */
+  directUrl(digest: Digest): Promise<string | null>;
 }

@@ -1,4 +1,4 @@
-import type { Digest, DigestAlgorithm } from '../oci/digest.js';
+import type { Digest } from '../oci/digest.js';
 import type { BlobInfo, BlobReader, BlobWriter, ByteRange } from './blob-store.js';
 import type { RepositoryKey } from './repository-key.js';
 
@@ -73,13 +73,14 @@ export interface FillSpool {
 
 /**
  * How a spool's bytes reach the blob store: a BlobWriter fed with every byte as it is spooled,
- * whose `commit` verifies and publishes. `spoolFile` is the local file that will hold exactly those
- * bytes.
+ * whose `commit` verifies and publishes. `digest` is the blob the fill expects (the writer still
+ * verifies at commit); `spoolFile` is the local file that will hold exactly those bytes.
  * - fs driver: a writer that only hashes, and at commit renames `spoolFile` into the blob layout
  *   (no second copy; readers keep following the same file through their open handle).
- * - object store: `store.createWriter(algorithm)` — a multipart upload started while the fill runs
- *   (parts as the bytes arrive), completed by `commit` after the digest matched, aborted on a
- *   mismatch; a single PutObject could not hold blobs over 5 GiB. `spoolFile` is ignored. A resumed
- *   fill feeds the spooled bytes to a fresh writer from the local file.
+ * - s3 driver: a multipart upload to the blob's key started while the fill runs, its parts read
+ *   back from `spoolFile` as they fill up (no part held in memory), completed by `commit` after the
+ *   digest matched, aborted on a mismatch; a single PutObject could not hold blobs over 5 GiB.
+ *   A resumed fill feeds the spooled bytes to a fresh writer.
+ * - any store: `(digest) => store.createWriter(digestAlgorithm(digest))` (the contract suite runs it).
  */
-export type SpoolHandOver = (algorithm: DigestAlgorithm, spoolFile: string) => Promise<BlobWriter>;
+export type SpoolHandOver = (digest: Digest, spoolFile: string) => Promise<BlobWriter>;

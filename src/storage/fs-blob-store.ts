@@ -87,6 +87,11 @@ export class FsBlobStore implements BlobStore {
     await rm(this.layout.blob(digest), { force: true });
   }
 
+  /** Files are sent by Stowage. */
+  async directUrl(): Promise<null> {
+    return null;
+  }
+
   async *list(): AsyncIterable<StoredBlob> {
     for (const algorithm of await readdirOrEmpty(this.layout.blobs)) {
       for (const prefix of await readdirOrEmpty(join(this.layout.blobs, algorithm))) {

@@ -8,8 +8,8 @@ import type { BlobInfo, BlobWriter } from './blob-store.js';
 type State = 'writing' | 'committed' | 'aborted';
 
 /**
- * FsBlobStore's writer: a temp file under `tmp/`, hashed as it is written, moved into place by
- * `publish` once the digest matched. (Fills do not come through here: the fill spool writes its own
+ * A temp file under `tmp/`, hashed as it is written, handed to `publish` once the digest matched:
+ * FsBlobStore's writer (publish = rename into place) and S3BlobStore's (publish = upload). (Fills do not come through here: the fill spool writes its own
  * file, which readers follow, and hands it to FsBlobStore.publishFile.)
  */
 export class FsBlobWriter implements BlobWriter {
@@ -21,12 +21,12 @@ export class FsBlobWriter implements BlobWriter {
     private readonly handle: FileHandle,
     private readonly path: string,
     algorithm: DigestAlgorithm,
-    private readonly publish: (path: string, digest: Digest) => Promise<void>,
+    private readonly publish: (path: string, digest: Digest, size: number) => Promise<void>,
   ) {
     this.hasher = new DigestHasher(algorithm);
   }
 
-  static async create(tmpDir: string, algorithm: DigestAlgorithm, publish: (path: string, digest: Digest) => Promise<void>): Promise<FsBlobWriter> {
+  static async create(tmpDir: string, algorithm: DigestAlgorithm, publish: (path: string, digest: Digest, size: number) => Promise<void>): Promise<FsBlobWriter> {
     const path = join(tmpDir, `${randomBytes(16).toString('hex')}.blob`);
     return new FsBlobWriter(await open(path, 'wx'), path, algorithm, publish);
   }
@@ -54,7 +54,7 @@ export class FsBlobWriter implements BlobWriter {
     this.state = 'committed';
     await this.handle.close();
     try {
-      await this.publish(this.path, expected);
+      await this.publish(this.path, expected, this.bytesWritten);
     } catch (e) {
       await rm(this.path, { force: true });
       throw e;

@@ -8,6 +8,7 @@ import { isNotFound, readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { readdirOrEmpty } from './fs-blob-store.js';
 import type { Layout } from './layout.js';
 import type { BlobLink, ManifestRecord, MetadataStore, TagRecord } from './metadata-store.js';
+import { inBatches, KeyedQueue } from './keyed-queue.js';
 import type { RepositoryKey } from './repository-key.js';
 
 const ABSENT = Symbol('absent');
@@ -15,8 +16,6 @@ type Cached<T> = T | typeof ABSENT;
 
 /** A link's last use is written at most this often (GC's grace period is measured in hours). */
 const LINK_TOUCH_INTERVAL_MS = 60_000;
-/** Files read at once when listing: enough to keep the thread pool busy, few enough to stay fair. */
-const LIST_BATCH = 256;
 const KEY_PREFIX = /^(?:[a-z0-9._:-]+\/)*$/;
 
 /**
@@ -42,7 +41,7 @@ export class FsMetadataStore implements MetadataStore {
    * share it, and assigning a field through them would give them a copy of their own.
    */
   private readonly tagWrites = { count: 0 };
-  private readonly writes = new Map<string, Promise<unknown>>();
+  private readonly writes = new KeyedQueue();
 
   constructor(
     private readonly layout: Layout,
@@ -99,7 +98,7 @@ export class FsMetadataStore implements MetadataStore {
 
   putManifest(repo: RepositoryKey, record: ManifestRecord): Promise<void> {
     const path = this.layout.manifest(repo, record.digest);
-    return this.serially(path, () => this.writeRecord(path, record));
+    return this.writes.run(path, () => this.writeRecord(path, record));
   }
 
   getManifest(repo: RepositoryKey, digest: Digest): Promise<ManifestRecord | null> {
@@ -116,7 +115,7 @@ export class FsMetadataStore implements MetadataStore {
       await rm(join(this.layout.referrers(repo, record.subject), referrerFile(digest)), { force: true });
     }
     const path = this.layout.manifest(repo, digest);
-    await this.serially(path, async () => {
+    await this.writes.run(path, async () => {
       await rm(path, { force: true });
       this.records.set(path, ABSENT);
     });
@@ -136,7 +135,7 @@ export class FsMetadataStore implements MetadataStore {
 
   setTag(repo: RepositoryKey, tag: Tag, record: TagRecord): Promise<void> {
     const path = this.layout.tag(repo, tag);
-    return this.serially(path, async () => {
+    return this.writes.run(path, async () => {
       const current = await this.readTag(path);
       // The tag did not move: it has pointed at this digest since then.
       const updatedAt = current?.digest === record.digest ? current.updatedAt : record.updatedAt;
@@ -153,7 +152,7 @@ export class FsMetadataStore implements MetadataStore {
 
   deleteTag(repo: RepositoryKey, tag: Tag): Promise<boolean> {
     const path = this.layout.tag(repo, tag);
-    return this.serially(path, async () => {
+    return this.writes.run(path, async () => {
       const existed = (await this.readTag(path)) !== null;
       await rm(path, { force: true });
       this.records.set(path, ABSENT);
@@ -275,17 +274,6 @@ export class FsMetadataStore implements MetadataStore {
     await writeFileAtomic(path, JSON.stringify(record), this.layout.tmp);
     this.records.set(path, record);
   }
-
-  /** Runs `task` after every earlier task on the same path has finished. */
-  private serially<T>(path: string, task: () => Promise<T>): Promise<T> {
-    const next = (this.writes.get(path) ?? Promise.resolve()).catch(() => {}).then(task);
-    this.writes.set(path, next);
-    const done = (): void => {
-      if (this.writes.get(path) === next) this.writes.delete(path);
-    };
-    next.then(done, done);
-    return next;
-  }
 }
 
 /** Whether a repository directory holds a manifest: deleting the last one leaves `_manifests/sha256/` empty. */
@@ -294,13 +282,6 @@ async function holdsManifests(dir: string): Promise<boolean> {
     if ((await readdirOrEmpty(join(dir, '_manifests', algorithm))).length > 0) return true;
   }
   return false;
-}
-
-/** `task` for every item, `LIST_BATCH` at a time; results in the items' order. */
-async function inBatches<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += LIST_BATCH) results.push(...(await Promise.all(items.slice(i, i + LIST_BATCH).map(task))));
-  return results;
 }
 
 const referrerFile = (digest: Digest): string => `${digestAlgorithm(digest)}-${digestHex(digest)}`;

@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { isNotFound, readJsonFile, writeFileAtomic } from './atomic-file.js';
-import { mergePulls, type PullBatchEntry, type PullCount, type PullStatsStore, type RepositoryPulls } from './pull-stats.js';
+import { BatchedPullStats, mergePulls, type PullBatchEntry, type RepositoryPulls } from './pull-stats.js';
 import type { RepositoryKey } from './repository-key.js';
 
 /** The file name inside `<root>/<key>/`: no repository name component can start with `_`. */
@@ -13,42 +13,26 @@ const FILE = '_pulls.json';
  * kept in memory — this process is the only writer of its data directory, as for all metadata.
  * Batches are applied one at a time, so two flushes never lose each other's counts.
  */
-export class FsPullStats implements PullStatsStore {
+export class FsPullStats extends BatchedPullStats {
   private loaded: Promise<Map<RepositoryKey, RepositoryPulls>> | null = null;
-  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly root: string,
     private readonly tmpDir: string,
-  ) {}
-
-  record(batch: readonly PullBatchEntry[]): Promise<void> {
-    const run = this.queue.then(() => this.apply(batch));
-    this.queue = run.catch(() => {});
-    return run;
+  ) {
+    super();
   }
 
-  async totals(): Promise<Map<RepositoryKey, PullCount>> {
+  protected async apply(batch: readonly PullBatchEntry[]): Promise<void> {
     const all = await this.all();
-    return new Map([...all].map(([key, r]) => [key, { pulls: r.pulls, lastPulledAt: r.lastPulledAt }]));
-  }
-
-  async repository(key: RepositoryKey): Promise<RepositoryPulls | null> {
-    return (await this.all()).get(key) ?? null;
-  }
-
-  private async apply(batch: readonly PullBatchEntry[]): Promise<void> {
-    const all = await this.all();
-    const byRepository = new Map<RepositoryKey, PullBatchEntry[]>();
-    for (const entry of batch) byRepository.set(entry.repository, [...(byRepository.get(entry.repository) ?? []), entry]);
-    for (const [key, entries] of byRepository) {
+    for (const [key, entries] of BatchedPullStats.byRepository(batch)) {
       const merged = mergePulls(all.get(key) ?? null, entries);
       await writeFileAtomic(join(this.root, key, FILE), JSON.stringify(merged), this.tmpDir);
       all.set(key, merged);
     }
   }
 
-  private all(): Promise<Map<RepositoryKey, RepositoryPulls>> {
+  protected all(): Promise<Map<RepositoryKey, RepositoryPulls>> {
     this.loaded ??= this.load();
     return this.loaded;
   }

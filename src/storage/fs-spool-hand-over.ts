@@ -1,4 +1,4 @@
-import { DigestHasher, type Digest, type DigestAlgorithm } from '../oci/digest.js';
+import { DigestHasher, digestAlgorithm, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { BlobInfo, BlobWriter } from './blob-store.js';
 import type { SpoolHandOver } from './fill-spool.js';
@@ -10,7 +10,7 @@ import type { FsBlobStore } from './fs-blob-store.js';
  * layout. One write of the bytes, not two; warm and cold GETs cost what they did before the spool.
  */
 export function fsSpoolHandOver(blobs: FsBlobStore): SpoolHandOver {
-  return async (algorithm, spoolFile) => new PublishOnCommit(algorithm, spoolFile, blobs);
+  return async (digest, spoolFile) => new PublishOnCommit(digestAlgorithm(digest), spoolFile, blobs);
 }
 
 class PublishOnCommit implements BlobWriter {

@@ -53,5 +53,5 @@ export async function openFsStorage(settings: StorageSettings, hooks: StorageHoo
   );
   const indexed = rebuildEvictionIndex(blobs, metadata, eviction).catch(hooks.rebuildFailed);
   const pulls = new FsPullStats(layout.pulls, layout.tmp);
-  return { blobs, metadata, uploads, spool, eviction, pulls, readers, scratchDir: layout.tmp, indexed };
+  return { blobs, metadata, uploads, spool, eviction, pulls, readers, scratchDir: layout.tmp, indexed, probe: null };
 }

@@ -9,6 +9,7 @@ import { RegistryError } from '../oci/errors.js';
 import { isNotFound, readJsonFile, writeFileAtomic } from './atomic-file.js';
 import type { BlobInfo } from './blob-store.js';
 import type { FsBlobStore } from './fs-blob-store.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { Layout } from './layout.js';
 import type { RepositoryKey } from './repository-key.js';
 import type { UploadSession, UploadStore } from './upload-store.js';
@@ -25,7 +26,7 @@ const uploadUnknown = (id: string): RegistryError => new RegistryError('BLOB_UPL
  */
 export class FsUploadStore implements UploadStore {
   private readonly hashes = new Map<string, { hash: Hash; offset: number }>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedQueue();
 
   constructor(
     private readonly layout: Layout,
@@ -60,7 +61,7 @@ export class FsUploadStore implements UploadStore {
    * (416 otherwise). `length`, when known, must match what arrived.
    */
   append(session: UploadSession, source: Readable, options: { start?: number; length?: number } = {}): Promise<UploadSession> {
-    return this.exclusive(session.id, async () => {
+    return this.locks.run(session.id, async () => {
       const current = await this.get(session.id, session.repository);
       if (options.start !== undefined && options.start !== current.offset) {
         source.resume();
@@ -110,7 +111,7 @@ export class FsUploadStore implements UploadStore {
 
   /** Verifies the whole upload against `expected` and moves it into the blob store. */
   complete(session: UploadSession, expected: Digest): Promise<BlobInfo> {
-    return this.exclusive(session.id, async () => {
+    return this.locks.run(session.id, async () => {
       const current = await this.get(session.id, session.repository);
       const path = join(this.layout.upload(session.id), 'data');
       const actual = await this.digestOf(session.id, path, current.offset, digestAlgorithm(expected));
@@ -124,7 +125,7 @@ export class FsUploadStore implements UploadStore {
   }
 
   cancel(session: UploadSession): Promise<void> {
-    return this.exclusive(session.id, () => this.remove(session.id));
+    return this.locks.run(session.id, () => this.remove(session.id));
   }
 
   async list(): Promise<UploadSession[]> {
@@ -145,7 +146,7 @@ export class FsUploadStore implements UploadStore {
   async purgeIdle(maxAgeMs: number, now = Date.now()): Promise<number> {
     let purged = 0;
     for (const id of await readdir(this.layout.uploads).catch(() => [] as string[])) {
-      if (!UPLOAD_ID.test(id) || this.locks.has(id)) continue;
+      if (!UPLOAD_ID.test(id) || this.locks.busy(id)) continue;
       const dir = this.layout.upload(id);
       const [meta, data, self] = await Promise.all([
         readJsonFile<{ startedAt: number }>(join(dir, 'session.json')).catch(() => null),
@@ -153,7 +154,7 @@ export class FsUploadStore implements UploadStore {
         stat(dir).catch(() => null),
       ]);
       const lastActive = Math.max(meta?.startedAt ?? 0, data?.mtimeMs ?? 0, self?.mtimeMs ?? 0);
-      if (now - lastActive > maxAgeMs && !this.locks.has(id)) {
+      if (now - lastActive > maxAgeMs && !this.locks.busy(id)) {
         await this.remove(id);
         purged++;
       }
@@ -176,16 +177,5 @@ export class FsUploadStore implements UploadStore {
   private async remove(id: string): Promise<void> {
     this.hashes.delete(id);
     await rm(this.layout.upload(id), { recursive: true, force: true });
-  }
-
-  private exclusive<T>(id: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(id) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(task);
-    this.locks.set(id, next);
-    const cleanup = (): void => {
-      if (this.locks.get(id) === next) this.locks.delete(id);
-    };
-    next.then(cleanup, cleanup);
-    return next;
   }
 }

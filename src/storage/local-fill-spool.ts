@@ -1,5 +1,5 @@
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
-import { digestAlgorithm, isDigest, type Digest } from '../oci/digest.js';
+import { isDigest, type Digest } from '../oci/digest.js';
 import { isNotFound, readJsonFile, writeFileAtomic } from './atomic-file.js';
 import type { FillOrigin, FillSpool, FillWriter, PartialFill, SpoolHandOver } from './fill-spool.js';
 import { LocalFillWriter, type SpoolPools } from './local-fill-writer.js';
@@ -74,7 +74,7 @@ export class LocalFillSpool implements FillSpool {
     };
     let sink;
     try {
-      sink = await this.handOver(digestAlgorithm(digest), path);
+      sink = await this.handOver(digest, path);
       if (size > 0) await this.feed(handle, size, (chunk) => sink!.write([chunk]));
     } catch (e) {
       await sink?.abort();

@@ -6,10 +6,14 @@ import type { MetadataStore } from './metadata-store.js';
 import type { PullStatsStore } from './pull-stats.js';
 import type { ReaderRegistry } from './reader-registry.js';
 import type { UploadStore } from './upload-store.js';
+import type { S3Settings } from './s3/s3-bucket.js';
+import { openS3Storage } from './s3/s3-storage.js';
 
 export interface StorageSettings {
-  /** `fs`: everything under `path`. (An `s3` driver adds an object store for blobs and Redis for the rest.) */
-  driver: 'fs';
+  /** `fs`: everything under `path`. `s3`: content and metadata in a bucket, the fill spool under `path`. */
+  driver: 'fs' | 's3';
+  /** The bucket, for the s3 driver. */
+  s3?: S3Settings | null;
   /** The data directory: the whole store for `fs`, the local fill spool for shared drivers. */
   path: string;
   /** Budget for cached content in bytes; 0 = unbounded. */
@@ -21,6 +25,8 @@ export interface StorageHooks {
   evicted(bytes: number): void;
   sizeChanged(bytes: number, objects: number): void;
   rebuildFailed(error: unknown): void;
+  /** Chatter of the object store's client (its retries), for the debug log. */
+  debug?(details: object, message: string): void;
 }
 
 /**
@@ -40,8 +46,10 @@ export interface Storage {
   readers: ReaderRegistry;
   /** A local directory this process writes (temp files, the spool): what readiness probes. */
   scratchDir: string;
-  /** Settles when the eviction index is ready (rebuilt from the stores, for the fs driver). */
+  /** Settles when the eviction index is ready (rebuilt from the stores at start). */
   indexed: Promise<void>;
+  /** Checks that the shared store takes writes (readiness; the caller bounds and caches it); null when `scratchDir` is the store. */
+  probe: (() => Promise<void>) | null;
 }
 
 /** Opens the storage `settings.driver` names. */
@@ -49,5 +57,8 @@ export function openStorage(settings: StorageSettings, hooks: StorageHooks, now:
   switch (settings.driver) {
     case 'fs':
       return openFsStorage(settings, hooks, now);
+    case 's3':
+      if (!settings.s3) throw new Error('storage.driver s3 needs storage.s3');
+      return openS3Storage(settings, settings.s3, hooks, now);
   }
 }

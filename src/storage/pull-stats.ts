@@ -58,3 +58,39 @@ export function mergePulls(record: RepositoryPulls | null, entries: readonly Pul
   }
   return merged;
 }
+
+/**
+ * What the PullStatsStore implementations share: batches applied one at a time (two flushes never
+ * lose each other's counts), and every answer taken from the whole records `all()` yields.
+ */
+export abstract class BatchedPullStats implements PullStatsStore {
+  private queue: Promise<void> = Promise.resolve();
+
+  record(batch: readonly PullBatchEntry[]): Promise<void> {
+    const run = this.queue.then(() => this.apply(batch));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  async totals(): Promise<Map<RepositoryKey, PullCount>> {
+    const all = await this.all();
+    return new Map([...all].map(([key, r]) => [key, { pulls: r.pulls, lastPulledAt: r.lastPulledAt }]));
+  }
+
+  async repository(key: RepositoryKey): Promise<RepositoryPulls | null> {
+    return (await this.all()).get(key) ?? null;
+  }
+
+  /** Adds a batch to the stored counts; never runs concurrently with itself. */
+  protected abstract apply(batch: readonly PullBatchEntry[]): Promise<void>;
+  /** Every repository's counts. */
+  protected abstract all(): Promise<Map<RepositoryKey, RepositoryPulls>>;
+
+  /** The batch's entries by repository. */
+  protected static byRepository(batch: readonly PullBatchEntry[]): Map<RepositoryKey, PullBatchEntry[]> {
+    const found = new Map<RepositoryKey, PullBatchEntry[]>();
+    for (const entry of batch) found.set(entry.repository, [...(found.get(entry.repository) ?? []), entry]);
+    return found;
+  }
+}
+

@@ -23,6 +23,7 @@ export class ReaderRegistry {
       createWriter: (algorithm) => store.createWriter(algorithm),
       delete: (digest) => store.delete(digest),
       list: () => store.list(),
+      directUrl: (digest) => store.directUrl(digest),
     };
   }
 

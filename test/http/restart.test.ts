@@ -105,6 +105,7 @@ describe('restart', () => {
 
   it('after: no temporary files are left behind', async () => {
     expect(await readdir(join(dataDir, 'tmp'))).toEqual([]);
-    expect(await readdir(join(dataDir, 'uploads'))).toEqual([]);
+    // (No uploads/ at all on the s3 driver: its sessions live in the bucket.)
+    expect(await readdir(join(dataDir, 'uploads')).catch(() => [])).toEqual([]);
   });
 });

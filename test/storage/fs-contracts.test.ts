@@ -8,11 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage, type Storage } from '../../src/storage/open-storage.js';
 import { LocalEvictionIndex } from '../../src/storage/local-eviction-index.js';
-import { LocalFillSpool } from '../../src/storage/local-fill-spool.js';
-import { BufferPool } from '../../src/storage/buffer-pool.js';
 import { blobStoreContract } from './contracts/blob-store-contract.js';
 import { evictionIndexContract } from './contracts/eviction-index-contract.js';
-import { fillSpoolContract } from './contracts/fill-spool-contract.js';
+import { fillSpoolContract, spoolThroughWriter } from './contracts/fill-spool-contract.js';
 import { metadataStoreContract } from './contracts/metadata-store-contract.js';
 import { uploadStoreContract } from './contracts/upload-store-contract.js';
 
@@ -41,18 +39,7 @@ fillSpoolContract('fs (rename into place)', async () => {
 
 fillSpoolContract('fs store through BlobStore.createWriter (the object-store hand-over)', async () => {
   const { storage, cleanup } = await fsStorage();
-  const dir = await mkdtemp(join(tmpdir(), 'stowage-spool-'));
-  const pools = { chunks: new BufferPool(64 * 1024, 4), readBack: new BufferPool(16 * 1024, 4) };
-  const open = (): Promise<LocalFillSpool> => LocalFillSpool.open(join(dir, 'fills'), dir, (algorithm) => storage.blobs.createWriter(algorithm), pools);
-  return {
-    spool: await open(),
-    blobs: storage.blobs,
-    reopen: open,
-    cleanup: async () => {
-      await cleanup();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return spoolThroughWriter(storage.blobs, cleanup);
 });
 
 uploadStoreContract('fs', async () => {

@@ -18,6 +18,12 @@ export async function headBlob({ repository, reply, path }: HandlerContext<BlobP
 
 export async function getBlob({ repository, request, reply, path, observer }: HandlerContext<BlobPath>): Promise<void> {
   const body = await repository.openBlob(path.digest, parseRangeHeader(request.headers.range));
+  if ('location' in body) {
+    // The object store sends the bytes (storage.s3.redirect); the client repeats its Range there.
+    // 307 keeps the method. The URL expires in minutes: never cached, never logged.
+    reply.code(307).header('Location', body.location).header('Docker-Content-Digest', path.digest).header('Cache-Control', 'no-store').header('Content-Length', 0).send();
+    return;
+  }
   const { length } = body.reader;
   try {
     // A blob still downloading may yet fail before its first byte: that is a clean error response.

@@ -3,7 +3,13 @@
  * over to. A driver runs it with one line:
  *   fillSpoolContract('fs', async () => ({ spool, blobs, reopen, cleanup }));
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { digestAlgorithm } from '../../../src/oci/digest.js';
+import { BufferPool } from '../../../src/storage/buffer-pool.js';
+import { LocalFillSpool } from '../../../src/storage/local-fill-spool.js';
 import type { BlobStore } from '../../../src/storage/blob-store.js';
 import type { FillOrigin, FillSpool } from '../../../src/storage/fill-spool.js';
 import type { RepositoryKey } from '../../../src/storage/repository-key.js';
@@ -17,6 +23,25 @@ export interface FillSpoolSubject {
   /** A new spool on the same backing, as the next process after a crash sees it. */
   reopen(): Promise<FillSpool>;
   cleanup(): Promise<void>;
+}
+
+/**
+ * A spool in a temp directory of its own whose fills reach `blobs` through the generic hand-over,
+ * `BlobStore.createWriter` (every byte streamed into it, committed after the digest matched).
+ */
+export async function spoolThroughWriter(blobs: BlobStore, cleanup: () => Promise<void>): Promise<FillSpoolSubject> {
+  const dir = await mkdtemp(join(tmpdir(), 'stowage-spool-'));
+  const pools = { chunks: new BufferPool(64 * 1024, 4), readBack: new BufferPool(16 * 1024, 4) };
+  const open = (): Promise<LocalFillSpool> => LocalFillSpool.open(join(dir, 'fills'), dir, (digest) => blobs.createWriter(digestAlgorithm(digest)), pools);
+  return {
+    spool: await open(),
+    blobs,
+    reopen: open,
+    cleanup: async () => {
+      await cleanup();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 const origin = (size: number | null): FillOrigin => ({ upstream: 'docker.io', repository: 'proxied/docker.io/library/app' as RepositoryKey, size });

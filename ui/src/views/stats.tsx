@@ -1,7 +1,6 @@
 import { useEffect } from 'preact/hooks';
 import { formatAgo, formatBytes, formatCount, formatDate, formatPercent, shortDigest } from '../format';
 import { LineChart } from '../components/chart';
-import { GcPanel } from '../components/gc-panel';
 import { ErrorState, Loading } from '../components/states';
 import { Badge } from '../components/table';
 import type { Stats } from '../types';
@@ -130,7 +129,12 @@ export function StatsView() {
           </ul>
         )}
       </section>
-      <GcPanel gc={data.gc} changed={reload} />
+      {data.gc && (
+        <section class="panel" data-section="gc">
+          <h2>Garbage collection</h2>
+          <pre>{JSON.stringify(data.gc, null, 2)}</pre>
+        </section>
+      )}
       {data.prefetch && (
         <section class="panel" data-section="prefetch">
           <h2>Prefetch</h2>
