@@ -17,7 +17,7 @@ const VIEW_WARM_UP_DELAY_MS = 2_000;
  * resumed) and returns how to stop everything.
  */
 export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
-  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views } = services;
+  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views, gc, coordinator } = services;
   const purge = setInterval(() => {
     const ttl = config.limits.uploadSessionTtl;
     storage.uploads.purgeIdle(ttl).then(
@@ -43,6 +43,17 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
     views.list().catch((err: unknown) => logger.warn({ err }, 'building the repository views failed'));
   }, VIEW_WARM_UP_DELAY_MS);
   warm.unref();
+  // Scheduled garbage collection (gc.interval; 0 = only on request). A run still going when the
+  // next is due is joined, not doubled; with replicas the coordinator picks one of them.
+  const collect = config.gc.interval > 0
+    ? setInterval(() => {
+        const run = async (): Promise<void> => {
+          if (await coordinator.claimScheduled('gc', config.gc.interval)) await gc.run({ dryRun: false, repository: null });
+        };
+        run().catch((err: unknown) => logger.warn({ err }, 'scheduled garbage collection did not run'));
+      }, config.gc.interval)
+    : null;
+  collect?.unref();
 
   const close = async (): Promise<void> => {
     readiness.beginShutdown();
@@ -51,7 +62,9 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
     clearInterval(flushPulls);
     clearInterval(sample);
     clearTimeout(warm);
+    if (collect) clearInterval(collect);
     await pulls.flush();
+    await gc.settled();
     await storage.indexed;
     await fills.settled();
     await Promise.all([...proxies.values()].map((p) => p.upstream.close()));

@@ -5,7 +5,12 @@ import { NOOP_AUTH_OBSERVER, type AuthObserver } from './auth/auth-observer.js';
 import { createAuth, exposureWarnings, type Auth } from './auth/create-auth.js';
 import type { Config } from './config/config.js';
 import { upstreamSettings } from './config/upstream-settings.js';
+import { LocalCoordinator, type LifecycleCoordinator } from './lifecycle/coordinator.js';
+import { GarbageCollector } from './lifecycle/garbage-collector.js';
+import { NOOP_LIFECYCLE_OBSERVER, type LifecycleObserver } from './lifecycle/lifecycle-observer.js';
+import { RetentionRules } from './lifecycle/retention.js';
 import { AuthMetrics } from './metrics/auth-metrics.js';
+import { LifecycleMetrics } from './metrics/lifecycle-metrics.js';
 import { fanOut } from './metrics/fan-out.js';
 import { StowageMetrics } from './metrics/metrics.js';
 import { Readiness } from './metrics/readiness.js';
@@ -15,6 +20,7 @@ import { TrafficStats } from './metrics/traffic-stats.js';
 import { UpstreamMetrics } from './metrics/upstream-metrics.js';
 import { BlobFills } from './registry/blob-fills.js';
 import { BlobHolders } from './registry/blob-holders.js';
+import { LocalContentLock, type ContentLock } from './registry/content-lock.js';
 import { FinishingUploads } from './registry/finishing-uploads.js';
 import { HostedRepository } from './registry/hosted-repository.js';
 import { ImageReader } from './registry/image-reader.js';
@@ -40,6 +46,7 @@ export interface AppOptions {
   registryObserver?: RegistryObserver;
   upstreamObserver?: UpstreamObserver;
   authObserver?: AuthObserver;
+  lifecycleObserver?: LifecycleObserver;
   /** Shorter upstream backoff (tests). */
   upstreamRetry?: { baseDelayMs?: number; maxDelayMs?: number };
   now?: () => number;
@@ -81,6 +88,12 @@ export interface Services {
   access: AccessControl;
   /** Access control with an `auth` section (challenges, the token endpoint); null in open mode. */
   auth: Auth | null;
+  /** Held by writes that create references, swept by GC (registry/content-lock.ts). */
+  content: ContentLock;
+  /** Who runs GC and the scheduled runs (in-process: this one). */
+  coordinator: LifecycleCoordinator;
+  gc: GarbageCollector;
+  lifecycleObserver: LifecycleObserver;
 }
 
 /**
@@ -153,6 +166,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
 
   const finishing = new FinishingUploads();
   const holders = new BlobHolders();
+  const content = new LocalContentLock();
   const hostedDeps = {
     blobs,
     metadata,
@@ -162,6 +176,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     manifestMaxBytes: config.limits.manifestMaxBytes,
     finishing,
     holders,
+    content,
     now: options.now ?? Date.now,
   };
   const registry = new Registry({
@@ -184,6 +199,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
         holders,
         observer,
         logger,
+        content,
       });
     },
   });
@@ -197,5 +213,25 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   for (const warning of exposureWarnings(config)) logger.warn(warning);
   const access = auth?.access ?? OPEN_ACCESS;
   const history = new StatsHistory(options.statsSampleMs);
-  return { config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history, access, auth };
+  const lifecycleObserver = fanOut(NOOP_LIFECYCLE_OBSERVER, [options.lifecycleObserver, metrics && new LifecycleMetrics(metrics)]);
+  const coordinator = new LocalCoordinator();
+  const gc = new GarbageCollector({
+    metadata,
+    blobs,
+    eviction: cache,
+    isReading: (digest) => storage.readers.isReading(digest),
+    holders,
+    content,
+    coordinator,
+    retention: new RetentionRules(config.retention),
+    graceMs: config.gc.gracePeriod,
+    logger,
+    observer: lifecycleObserver,
+    indexed: storage.indexed,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return {
+    config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history, access, auth,
+    content, coordinator, gc, lifecycleObserver,
+  };
 }

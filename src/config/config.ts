@@ -145,6 +145,22 @@ const auth = optionalSection(
   },
 );
 
+/** One `retention[]` rule (lifecycle/retention.ts): which tags and untagged manifests of hosted repositories a GC run removes. */
+const retentionRule = section({
+  repos: strings([], isNamePattern, 'a list of hosted name patterns such as team/**'),
+  /** Tag globs (`*`, `?`) that are always kept. */
+  keepTags: strings([]),
+  /** Plus this many other tags, the most recently pushed. */
+  keepLast: int(0),
+  /** The remaining tags are untagged once older than this (since pushed). */
+  olderThan: duration(null),
+  /** Delete manifests no tag reaches (index children and referrers of kept manifests excepted). */
+  deleteUntagged: bool(false),
+}, (rule, key) => {
+  if (rule.repos.length === 0) throw new ConfigError(`config: ${key}.repos: expected at least one pattern`);
+  return rule;
+});
+
 /** An http(s) URL without path, query or credentials (an S3 endpoint). */
 const isEndpoint = (value: string): boolean => {
   try {
@@ -218,6 +234,15 @@ export const CONFIG_SCHEMA = section(
       /** `json` lines for log collectors; `pretty` for a person reading a terminal. */
       format: oneOf(['json', 'pretty'] as const, 'json'),
     }),
+    /** Garbage collection of hosted content (docs/lifecycle.md). */
+    gc: section({
+      /** A run starts this often by itself; 0 = only when asked (POST /api/v1/gc, /v2/_gc). */
+      interval: duration(0),
+      /** Content uploaded, linked, mounted or looked at by a client within this long is never collected. */
+      gracePeriod: duration(3_600_000),
+    }),
+    /** Which tags and untagged manifests GC removes from hosted repositories; the first matching rule applies. */
+    retention: listOf(retentionRule),
     /** Repository name patterns that accept pushes. */
     hosted: strings(['team/**'], isNamePattern, 'a list of name patterns such as team/** (lowercase)'),
     limits: section({

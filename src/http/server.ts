@@ -70,6 +70,7 @@ export function createHttpServer(services: Services): FastifyInstance {
     manifestMaxBytes: config.limits.manifestMaxBytes,
     pulls: services.pulls,
     access,
+    gc: services.gc,
     ...(auth ? { authorize: createV2Authorizer(auth) } : {}),
   });
   if (auth?.tokens) registerTokenRoutes(server, { ...auth, tokens: auth.tokens });

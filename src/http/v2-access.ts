@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Action, Identity } from '../auth/access-control.js';
 import type { Auth } from '../auth/create-auth.js';
-import type { RegistryError } from '../oci/errors.js';
+import { RegistryError } from '../oci/errors.js';
 import type { Route } from '../registry/registry.js';
 import { Challenges } from './challenge.js';
 import type { V2Path } from './v2-path.js';
@@ -37,6 +37,11 @@ export function createV2Authorizer(auth: Auth): V2Authorizer {
     if (path.endpoint === 'base') {
       if (caller.via === 'anonymous') throw challenges.unauthorized(request);
       return;
+    }
+    if (path.endpoint === 'gc') {
+      if (caller.admin) return;
+      if (caller.via === 'anonymous') throw challenges.unauthorized(request);
+      throw new RegistryError('DENIED', null, { message: 'only admins (auth.admins) may run garbage collection' });
     }
     if (path.endpoint === 'catalog' || path.endpoint === 'allTags') {
       if (!access.mayListCatalog(caller)) throw challenges.denied(request, caller, 'registry:catalog:*', { type: 'registry', name: 'catalog', action: '*' });

@@ -13,7 +13,9 @@ export type V2Path =
   | { endpoint: 'uploads'; name: RepositoryName }
   | { endpoint: 'upload'; name: RepositoryName; id: string }
   | { endpoint: 'tags'; name: RepositoryName }
-  | { endpoint: 'referrers'; name: RepositoryName; digest: Digest };
+  | { endpoint: 'referrers'; name: RepositoryName; digest: Digest }
+  /** Garbage collection (admins): `/v2/_gc` for every hosted repository, `/v2/<name>/_gc` for one. */
+  | { endpoint: 'gc'; name: RepositoryName | null };
 
 export type Endpoint = V2Path['endpoint'];
 
@@ -46,6 +48,8 @@ const PATTERNS: Array<[RegExp, Build]> = [
   [/^(.+)\/blobs\/([^/]+)$/, blob],
   [/^(.+)\/tags\/list$/, (name) => ({ endpoint: 'tags', name })],
   [/^(.+)\/referrers\/([^/]+)$/, referrers],
+  // `_gc` cannot be a name component (components start with a letter or digit): no repository shadows it.
+  [/^(.+)\/_gc$/, (name) => ({ endpoint: 'gc', name })],
 ];
 
 // Tried only when PATTERNS found nothing: a digest or upload id that spans several segments, as in
@@ -79,6 +83,7 @@ export function parseV2Path(rawPath: string, method = 'GET'): V2Path | null {
   if (rawPath === '') return { endpoint: 'base' };
   if (rawPath === '_catalog') return { endpoint: 'catalog' };
   if (rawPath === 'tags/list') return { endpoint: 'allTags' };
+  if (rawPath === '_gc') return { endpoint: 'gc', name: null };
   for (const [pattern, build] of [...PATTERNS, ...MULTI_SEGMENT]) {
     const match = pattern.exec(rawPath);
     if (match) return build(parseRepositoryName(match[1]!), match[2] ?? '', method);

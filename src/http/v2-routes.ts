@@ -3,7 +3,9 @@ import type { AccessControl } from '../auth/access-control.js';
 import { RegistryError } from '../oci/errors.js';
 import type { Registry, Route } from '../registry/registry.js';
 import type { RegistryObserver } from '../registry/registry-observer.js';
+import type { GarbageCollector } from '../lifecycle/garbage-collector.js';
 import { deleteBlob, getBlob, headBlob } from './handlers/blobs.js';
+import { collectGarbage } from './handlers/gc.js';
 import type { HandlerContext } from './handlers/context.js';
 import { listAllTags, listCatalog, listReferrers, listTags } from './handlers/listings.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
@@ -18,7 +20,7 @@ type Method = (typeof METHODS)[number];
 type Handler = (ctx: HandlerContext<any>) => Promise<void>;
 
 /** The endpoint × method table of the distribution API. A missing entry is 405 UNSUPPORTED. */
-const TABLE: Record<Exclude<Endpoint, 'base' | 'catalog' | 'allTags'>, Partial<Record<Method, Handler>>> = {
+const TABLE: Record<Exclude<Endpoint, 'base' | 'catalog' | 'allTags' | 'gc'>, Partial<Record<Method, Handler>>> = {
   manifest: {
     GET: (ctx) => getManifest(ctx, false),
     HEAD: (ctx) => getManifest(ctx, true),
@@ -40,6 +42,8 @@ export interface V2Options {
   /** Access control's decision (v2-access.ts); absent in open mode, where everything is allowed. */
   authorize?: V2Authorizer;
   access: AccessControl;
+  /** Answers `/v2/_gc` and `/v2/<name>/_gc`. */
+  gc: GarbageCollector;
 }
 
 declare module 'fastify' {
@@ -71,6 +75,10 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
       const mayList = (name: string): boolean => identity === undefined || access.allows(identity, 'pull', name);
       const list = path.endpoint === 'catalog' ? listCatalog : listAllTags;
       return list({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes, mayPull: mayList });
+    }
+    if (path.endpoint === 'gc') {
+      await authorize?.(request, path, null);
+      return collectGarbage({ request, reply, path, registry: options.registry, observer: options.observer, query, manifestMaxBytes: options.manifestMaxBytes, mayPull }, options.gc);
     }
     const handler = TABLE[path.endpoint][method]!;
     let route: Route | RegistryError;
@@ -107,6 +115,7 @@ export function registerV2Routes(app: FastifyInstance, options: V2Options): void
 function allowed(endpoint: Endpoint): string[] {
   if (endpoint === 'base') return ['GET', 'HEAD'];
   if (endpoint === 'catalog' || endpoint === 'allTags') return ['GET'];
+  if (endpoint === 'gc') return ['POST'];
   return Object.keys(TABLE[endpoint]);
 }
 

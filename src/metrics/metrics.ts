@@ -32,6 +32,7 @@ export type HttpRoute =
   | 'tags'
   | 'referrers'
   | 'allTags'
+  | 'gc'
   | 'api'
   | 'ui'
   | 'metrics'
@@ -51,6 +52,7 @@ export const HTTP_ROUTE_METHODS: Readonly<Record<Exclude<HttpRoute, 'token'>, re
   tags: ['GET'],
   referrers: ['GET'],
   allTags: ['GET'],
+  gc: ['POST'],
   api: ['GET', 'POST', 'DELETE'],
   ui: ['GET'],
   metrics: ['GET'],
@@ -105,6 +107,18 @@ export class StowageMetrics {
 
   readonly httpRequestDuration: Histogram<'route' | 'method' | 'status_class'>;
   readonly httpResponsesAborted: Counter<'route'>;
+
+  readonly gcRuns: Counter<'mode' | 'outcome'>;
+  readonly gcRemovedBlobs: Counter;
+  readonly gcRemovedManifests: Counter;
+  readonly gcReclaimedBytes: Counter;
+  readonly gcLastRun: Gauge;
+  readonly gcLastRunDuration: Gauge;
+  readonly cachePinnedBytes: Gauge;
+  readonly storageFreeBytes: Gauge;
+  readonly storageLowSpace: Gauge;
+  readonly prefetchRuns: Counter<'outcome'>;
+  readonly prefetchLastRun: Gauge;
 
   readonly authFailures: Counter<'kind'>;
   readonly authThrottled: Counter;
@@ -185,6 +199,18 @@ export class StowageMetrics {
       ['route'],
     );
 
+    this.gcRuns = counter('stowage_gc_runs_total', 'Garbage collection runs, by mode (delete, dry_run) and outcome (completed, failed).', ['mode', 'outcome']);
+    this.gcRemovedBlobs = counter('stowage_gc_removed_blobs_total', 'Blobs whose bytes garbage collection deleted.');
+    this.gcRemovedManifests = counter('stowage_gc_removed_manifests_total', 'Manifests garbage collection removed from hosted repositories (retention: deleteUntagged).');
+    this.gcReclaimedBytes = counter('stowage_gc_reclaimed_bytes_total', 'Bytes of blobs garbage collection deleted.');
+    this.gcLastRun = gauge('stowage_gc_last_run_timestamp_seconds', 'When the last garbage collection run (not a dry run) finished, as a Unix time; 0 before the first.');
+    this.gcLastRunDuration = gauge('stowage_gc_last_run_duration_seconds', 'How long the last garbage collection run (not a dry run) took.');
+    this.cachePinnedBytes = gauge('stowage_cache_pinned_bytes', 'Bytes of cached content that is pinned (prefetch.images with pin, or pinned through the API): never evicted.');
+    this.storageFreeBytes = gauge('stowage_storage_free_bytes', 'Free bytes on the data directory\'s filesystem, as last measured.');
+    this.storageLowSpace = gauge('stowage_storage_low_space', '1 while free space is below storage.minFreeSpace: new blobs are passed through without being cached, and cached content is evicted toward the target.');
+    this.prefetchRuns = counter('stowage_prefetch_runs_total', 'Prefetch runs, by outcome: completed (every image fetched) or failed (some could not be).', ['outcome']);
+    this.prefetchLastRun = gauge('stowage_prefetch_last_run_timestamp_seconds', 'When the last prefetch run finished, as a Unix time; 0 before the first.');
+
     this.authFailures = counter(
       'stowage_auth_failures_total',
       'Credentials that did not verify, by kind: password (wrong or unknown user, Basic or at the token endpoint) or token (bad, expired or revoked bearer token).',
@@ -241,6 +267,16 @@ export class StowageMetrics {
     this.cacheBudgetBytes.set(cacheBudgetBytes);
     this.evictions.inc(0);
     this.evictedBytes.inc(0);
+    for (const mode of ['delete', 'dry_run']) for (const outcome of ['completed', 'failed']) this.gcRuns.inc({ mode, outcome }, 0);
+    this.gcRemovedBlobs.inc(0);
+    this.gcRemovedManifests.inc(0);
+    this.gcReclaimedBytes.inc(0);
+    this.gcLastRun.set(0);
+    this.gcLastRunDuration.set(0);
+    this.cachePinnedBytes.set(0);
+    this.storageLowSpace.set(0);
+    for (const outcome of ['completed', 'failed']) this.prefetchRuns.inc({ outcome }, 0);
+    this.prefetchLastRun.set(0);
     if (auth) {
       for (const kind of auth === 'bearer' ? ['password', 'token'] : ['password']) this.authFailures.inc({ kind }, 0);
       this.authThrottled.inc(0);

@@ -27,7 +27,7 @@ export const SPEC_CODES = [
 ] as const;
 
 export type SpecCode = (typeof SPEC_CODES)[number];
-type OwnCode = 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'UNAVAILABLE' | 'INTERNAL_ERROR';
+type OwnCode = 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'UNAVAILABLE' | 'INTERNAL_ERROR' | 'STORAGE_FULL';
 
 interface ErrorEntry {
   code: SpecCode | OwnCode;
@@ -72,6 +72,8 @@ export const ERRORS = {
   TOKEN_REQUEST_TOO_LARGE: { code: 'SIZE_INVALID', status: 413, message: 'token request too large' },
   /** A method no endpoint knows (RFC 9110 allows 501 for it); a known one an endpoint lacks is 405. */
   METHOD_UNKNOWN: { code: 'UNSUPPORTED', status: 501, message: 'unknown method' },
+  /** A garbage collection of another kind (dry or not, another scope) is running; one of the same kind is joined. */
+  GC_IN_PROGRESS: { code: 'UNSUPPORTED', status: 409, message: 'a garbage collection is already running' },
   // Requests refused before routing: by Node's HTTP parser or by the framework.
   REQUEST_MALFORMED: { code: 'UNSUPPORTED', status: 400, message: 'malformed HTTP request' },
   REQUEST_TIMEOUT: { code: 'UNSUPPORTED', status: 408, message: 'the request was not received in time' },
@@ -86,6 +88,8 @@ export const ERRORS = {
   /** The upstream did not answer within `upstreams.<name>.requestDeadline`. */
   UPSTREAM_TIMEOUT: { code: 'UPSTREAM_TIMEOUT', status: 504, message: 'upstream registry did not answer in time' },
   UNAVAILABLE: { code: 'UNAVAILABLE', status: 503, message: 'service unavailable' },
+  /** The data directory's device is full (ENOSPC/EDQUOT): nothing was stored, the space it took is freed. */
+  STORAGE_FULL: { code: 'STORAGE_FULL', status: 507, message: 'the registry has no space left to store this' },
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorKind = keyof typeof ERRORS;

@@ -7,7 +7,9 @@ import type { RepositoryKey } from '../storage/repository-key.js';
  * content discovery"), so that finding a repository that has the blob costs one map lookup, not a
  * walk over every repository. Fed by every link and unlink the registry makes while it runs; a
  * digest it does not know (linked before a restart, or evicted from this bounded map) simply
- * finds no holder, and the client gets a normal upload session — the safe answer.
+ * finds no holder, and the client gets a normal upload session — the safe answer. An entry is a
+ * candidate, not a promise: unlinks made elsewhere (cache eviction) do not reach it, so the mount
+ * asks the holder whether it still serves the blob before linking anything.
  * Holders are named by their canonical name (`team/app`, `docker.io/library/alpine`): the key
  * without its `hosted/` or `proxied/` prefix, which routes back to the same repository.
  */

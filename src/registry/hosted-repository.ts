@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
-import type { Descriptor } from '../oci/manifest.js';
+import type { Descriptor, ParsedManifest } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
 import { acceptsManifest } from '../oci/accept.js';
@@ -12,6 +12,7 @@ import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession, UploadStore } from '../storage/upload-store.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
 import type { BlobHolders } from './blob-holders.js';
+import { tagKey, type ContentLock } from './content-lock.js';
 import type { FinishingUploads } from './finishing-uploads.js';
 import { checkPushedManifest, referrerDescriptor } from './manifest-writes.js';
 import type { RegistryObserver } from './registry-observer.js';
@@ -37,6 +38,8 @@ export interface HostedDeps {
   manifestMaxBytes: number;
   finishing: FinishingUploads;
   holders: BlobHolders;
+  /** Shared with the garbage collector: what a write relies on is not deleted under it. */
+  content: ContentLock;
   now: () => number;
 }
 
@@ -54,13 +57,17 @@ export class HostedRepository implements Repository {
     private readonly deps: HostedDeps,
   ) {}
 
-  async statBlob(digest: Digest): Promise<{ digest: Digest; size: number }> {
-    const { blobs, metadata } = this.deps;
-    const info = (await metadata.hasBlob(this.key, digest)) ? await blobs.stat(digest) : null;
-    if (!info) throw new RegistryError('BLOB_UNKNOWN', { digest });
-    // Seen by a client (a HEAD before skipping an upload counts): GC's grace period starts again.
-    metadata.touchBlobLink(this.key, digest).catch(() => {});
-    return info;
+  statBlob(digest: Digest): Promise<{ digest: Digest; size: number }> {
+    const { blobs, metadata, content } = this.deps;
+    // Held while it is looked at: a client that sees 200 and skips its upload has refreshed the
+    // blob's grace period (written before the hold ends, so a GC mark sees it) or been noted by the
+    // GC run in progress — the blob cannot be collected before its manifest arrives.
+    return content.hold([digest], async () => {
+      const info = (await metadata.hasBlob(this.key, digest)) ? await blobs.stat(digest) : null;
+      if (!info) throw new RegistryError('BLOB_UNKNOWN', { digest });
+      await metadata.touchBlobLink(this.key, digest).catch(() => {}); // at most once a minute per link
+      return info;
+    });
   }
 
   async openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
@@ -93,6 +100,16 @@ export class HostedRepository implements Repository {
     const { metadata, blobs, observer } = this.deps;
     const bytes = await readBody();
     const { digest, manifest } = checkPushedManifest(reference, bytes, contentType, this.deps.manifestMaxBytes);
+    // What the manifest references is checked and the manifest written under one hold: a GC run
+    // either deleted a blob before the check (MANIFEST_BLOB_UNKNOWN: the client uploads it again)
+    // or spares everything this push relies on.
+    const keys: string[] = [digest, ...manifest.blobs.map((d) => d.digest), ...manifest.manifests.map((d) => d.digest)];
+    if (reference.kind === 'tag') keys.push(tagKey(this.key, reference.tag));
+    return this.deps.content.hold(keys, () => this.storeManifest(reference, digest, bytes, manifest));
+  }
+
+  private async storeManifest(reference: Reference, digest: Digest, bytes: Buffer, manifest: ParsedManifest): Promise<PutManifestResult> {
+    const { metadata, blobs, observer } = this.deps;
     const missing: Descriptor[] = [];
     await Promise.all([
       ...manifest.blobs.map(async (d) => {
@@ -149,14 +166,16 @@ export class HostedRepository implements Repository {
     return this.deps.uploads.create(this.key);
   }
 
-  async mountBlob(digest: Digest, source: Repository): Promise<boolean> {
-    if (!(await servesBlob(source, digest))) return false;
-    // A proxied source may only have the blob upstream: make sure it is stored before linking.
-    if (!(await this.deps.blobs.stat(digest))) return false;
-    await this.deps.metadata.linkBlob(this.key, digest);
-    this.deps.holders.add(this.key, digest);
-    await this.deps.cache.forget(digest);
-    return true;
+  mountBlob(digest: Digest, source: Repository): Promise<boolean> {
+    return this.deps.content.hold([digest], async () => {
+      if (!(await servesBlob(source, digest))) return false;
+      // A proxied source may only have the blob upstream: make sure it is stored before linking.
+      if (!(await this.deps.blobs.stat(digest))) return false;
+      await this.deps.metadata.linkBlob(this.key, digest);
+      this.deps.holders.add(this.key, digest);
+      await this.deps.cache.forget(digest);
+      return true;
+    });
   }
 
   async getUpload(id: string): Promise<UploadSession> {
@@ -176,8 +195,12 @@ export class HostedRepository implements Repository {
     try {
       let session = await this.deps.uploads.get(id, this.key);
       if (lastChunk) session = await this.deps.uploads.append(session, lastChunk.body, lastChunk.options);
-      const info = await this.deps.uploads.complete(session, digest);
-      await this.deps.metadata.linkBlob(this.key, digest);
+      // Published and linked under one hold: between the two the blob is referenced by nothing.
+      const info = await this.deps.content.hold([digest], async () => {
+        const stored = await this.deps.uploads.complete(session, digest);
+        await this.deps.metadata.linkBlob(this.key, digest);
+        return stored;
+      });
       this.deps.holders.add(this.key, digest);
       await this.deps.cache.forget(digest);
       this.deps.observer.push({ kind: 'blob', bytes: info.size });

@@ -12,6 +12,7 @@ import type { UploadSession } from '../storage/upload-store.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { BlobFills } from './blob-fills.js';
 import type { BlobHolders } from './blob-holders.js';
+import type { ContentLock } from './content-lock.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { RegistryObserver } from './registry-observer.js';
@@ -30,6 +31,8 @@ export interface ProxiedDeps {
   cache: EvictionIndex;
   observer: RegistryObserver;
   logger: Logger;
+  /** Linking a blob stored for another repository is a new reference: GC must not delete it meanwhile. */
+  content: ContentLock;
 }
 
 /**
@@ -132,14 +135,18 @@ export class ProxiedRepository implements Repository {
     if (await metadata.hasBlob(this.key, digest)) return info;
     // Stored for another repository: serve it only if the upstream confirms this one has it too,
     // so a proxied path can never read a hosted repository's private blob.
-    try {
-      await upstream.headBlob(this.remoteName, digest);
-    } catch {
-      return null;
-    }
-    await metadata.linkBlob(this.key, digest);
-    this.deps.holders.add(this.key, digest);
-    return info;
+    return this.deps.content.hold([digest], async () => {
+      try {
+        await upstream.headBlob(this.remoteName, digest);
+      } catch {
+        return null;
+      }
+      const stored = await blobs.stat(digest); // still there: a GC run may have taken it meanwhile
+      if (!stored) return null;
+      await metadata.linkBlob(this.key, digest);
+      this.deps.holders.add(this.key, digest);
+      return stored;
+    });
   }
 
   // Writes: a proxied repository mirrors its upstream and is read-only.

@@ -340,7 +340,9 @@ describe('label hygiene', () => {
       source: /^(cache|upstream)$/,
       method: /^(GET|HEAD|PUT|POST|PATCH|DELETE|OPTIONS|other)$/,
       status_class: /^([1-5]xx|error)$/,
-      route: /^(base|catalog|manifest|blob|uploads|upload|tags|referrers|allTags|api|ui|metrics|health|other)$/,
+      route: /^(base|catalog|manifest|blob|uploads|upload|tags|referrers|allTags|gc|api|ui|metrics|health|other)$/,
+      mode: /^(delete|dry_run)$/,
+      outcome: /^(completed|failed)$/,
       le: /^([0-9.e+-]+|\+Inf)$/,
       // prom-client's process metrics
       type: /^[A-Za-z]+$/,

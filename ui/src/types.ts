@@ -120,8 +120,31 @@ export interface Stats {
   fills: Array<{ digest: string; upstream: string; bytesDone: number; size: number | null }>;
   historyIntervalMs: number;
   history: Array<{ at: string; requests: number; misses: number; bytesFromCache: number; bytesFromUpstream: number }>;
-  gc: null | Record<string, unknown>;
+  gc: GcStatus;
   prefetch: null | Record<string, unknown>;
+}
+
+/** A garbage collection run's report (POST /api/v1/gc). */
+export interface GcReport {
+  dryRun: boolean;
+  repository: string | null;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  tagsRemoved: number;
+  manifestsRemoved: number;
+  linksRemoved: number;
+  blobsRemoved: number;
+  bytesReclaimed: number;
+  blobsReturnedToCache: number;
+  spared: number;
+  removed: { tags: Array<{ repository: string; tag: string; digest: string }>; manifests: Array<{ repository: string; digest: string }> };
+  error?: string;
+}
+
+export interface GcStatus {
+  running: boolean;
+  last: Omit<GcReport, 'removed'> | null;
 }
 
 export interface Info {

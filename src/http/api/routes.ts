@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AccessControl } from '../../auth/access-control.js';
 import type { ApiContext } from './context.js';
+import { registerGcRoutes } from './gc.js';
 import { apiGuard } from './guard.js';
 import { registerInfoRoutes } from './info.js';
 import { registerRepositoryRoutes } from './repositories.js';
@@ -26,6 +27,7 @@ export function registerApiRoutes(server: FastifyInstance, services: Services, a
       registerInfoRoutes(api, ctx);
       registerRepositoryRoutes(api, ctx);
       registerStatsRoutes(api, ctx);
+      registerGcRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

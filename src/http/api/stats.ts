@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { RegistryError } from '../../oci/errors.js';
 import { isoDate, type ApiContext } from './context.js';
+import { gcStatusJson } from './gc.js';
 import { viewerOf } from './guard.js';
 
 /**
@@ -58,8 +59,7 @@ export function registerStatsRoutes(api: FastifyInstance, ctx: ApiContext): void
       fills: fills.progress(),
       historyIntervalMs: history.intervalMs,
       history: [...history.list(), traffic.sample(Date.now())].map((s) => ({ ...s, at: isoDate(s.at) })),
-      // Filled in by the lifecycle work (issue 12) when it reports them.
-      gc: null,
+      gc: gcStatusJson(ctx.services.gc),
       prefetch: null,
     };
   });

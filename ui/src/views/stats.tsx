@@ -1,6 +1,7 @@
 import { useEffect } from 'preact/hooks';
 import { formatAgo, formatBytes, formatCount, formatDate, formatPercent, shortDigest } from '../format';
 import { LineChart } from '../components/chart';
+import { GcPanel } from '../components/gc-panel';
 import { ErrorState, Loading } from '../components/states';
 import { Badge } from '../components/table';
 import type { Stats } from '../types';
@@ -129,12 +130,7 @@ export function StatsView() {
           </ul>
         )}
       </section>
-      {data.gc && (
-        <section class="panel" data-section="gc">
-          <h2>Garbage collection</h2>
-          <pre>{JSON.stringify(data.gc, null, 2)}</pre>
-        </section>
-      )}
+      <GcPanel gc={data.gc} changed={reload} />
       {data.prefetch && (
         <section class="panel" data-section="prefetch">
           <h2>Prefetch</h2>
