@@ -68,6 +68,7 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
     await storage.indexed;
     await fills.settled();
     await Promise.all([...proxies.values()].map((p) => p.upstream.close()));
+    await services.cluster?.close();
   };
 
   const shutdown = async (): Promise<void> => {

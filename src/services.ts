@@ -3,6 +3,9 @@ import type { Dispatcher } from 'undici';
 import { OPEN_ACCESS, type AccessControl } from './auth/access-control.js';
 import { NOOP_AUTH_OBSERVER, type AuthObserver } from './auth/auth-observer.js';
 import { createAuth, exposureWarnings, type Auth } from './auth/create-auth.js';
+import { NOOP_CLUSTER_OBSERVER, type ClusterObserver } from './cluster/cluster-observer.js';
+import { createCluster, type Cluster } from './cluster/create-cluster.js';
+import { rereadMisses } from './cluster/reread-misses.js';
 import type { Config } from './config/config.js';
 import { upstreamSettings } from './config/upstream-settings.js';
 import { LocalCoordinator, type LifecycleCoordinator } from './lifecycle/coordinator.js';
@@ -11,6 +14,7 @@ import { NOOP_LIFECYCLE_OBSERVER, type LifecycleObserver } from './lifecycle/lif
 import { RetentionRules } from './lifecycle/retention.js';
 import { AuthMetrics } from './metrics/auth-metrics.js';
 import { LifecycleMetrics } from './metrics/lifecycle-metrics.js';
+import { ClusterMetrics } from './metrics/cluster-metrics.js';
 import { fanOut } from './metrics/fan-out.js';
 import { StowageMetrics } from './metrics/metrics.js';
 import { Readiness } from './metrics/readiness.js';
@@ -21,11 +25,13 @@ import { UpstreamMetrics } from './metrics/upstream-metrics.js';
 import { BlobFills } from './registry/blob-fills.js';
 import { BlobHolders } from './registry/blob-holders.js';
 import { LocalContentLock, type ContentLock } from './registry/content-lock.js';
+import { LOCAL_FILLS } from './registry/fill-coordinator.js';
 import { FinishingUploads } from './registry/finishing-uploads.js';
 import { HostedRepository } from './registry/hosted-repository.js';
 import { ImageReader } from './registry/image-reader.js';
 import { ManifestCache } from './registry/manifest-cache.js';
 import { NamePatterns } from './registry/name-pattern.js';
+import { LocalNotFoundCache } from './registry/not-found-cache.js';
 import { ProxiedRepository } from './registry/proxied-repository.js';
 import { ReferrersCache } from './registry/referrers-cache.js';
 import { PullRecorder } from './registry/pull-recorder.js';
@@ -34,6 +40,7 @@ import { NOOP_REGISTRY_OBSERVER, type RegistryObserver } from './registry/regist
 import { RepositoryViews } from './registry/repository-views.js';
 import { withChangeHook } from './storage/metadata-change-hook.js';
 import type { MetadataStore } from './storage/metadata-store.js';
+import type { RepositoryKey } from './storage/repository-key.js';
 import { openStorage, type Storage } from './storage/open-storage.js';
 import { createUpstream } from './upstream/create-upstream.js';
 import { NOOP_UPSTREAM_OBSERVER, type Upstream, type UpstreamObserver } from './upstream/upstream.js';
@@ -47,6 +54,7 @@ export interface AppOptions {
   upstreamObserver?: UpstreamObserver;
   authObserver?: AuthObserver;
   lifecycleObserver?: LifecycleObserver;
+  clusterObserver?: ClusterObserver;
   /** Shorter upstream backoff (tests). */
   upstreamRetry?: { baseDelayMs?: number; maxDelayMs?: number };
   now?: () => number;
@@ -94,6 +102,8 @@ export interface Services {
   coordinator: LifecycleCoordinator;
   gc: GarbageCollector;
   lifecycleObserver: LifecycleObserver;
+  /** Redis coordination and peer streaming between replicas; null without a `cluster` section. */
+  cluster: Cluster | null;
 }
 
 /**
@@ -130,9 +140,30 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     reader: images,
     ...(options.now ? { now: options.now } : {}),
   });
-  const metadata = withChangeHook(storage.metadata, (key, change) => views.invalidate(key, change));
+  const cluster = config.cluster
+    ? createCluster(config.cluster, {
+        logger,
+        observer: fanOut(NOOP_CLUSTER_OBSERVER, [options.clusterObserver, metrics && new ClusterMetrics(metrics)]),
+        // Another replica wrote: what this one keeps in memory of that repository is dropped.
+        caches: {
+          changed: (key, change) => {
+            storage.metadata.forget?.(key);
+            views.invalidate(key, change);
+          },
+          changedAll: () => {
+            storage.metadata.forget?.();
+            views.invalidateAll();
+          },
+        },
+      })
+    : null;
+  // Replicas: a miss is read again before it is believed (another replica may have just written it).
+  const metadata = withChangeHook(cluster ? rereadMisses(storage.metadata) : storage.metadata, (key, change) => {
+    views.invalidate(key, change);
+    cluster?.sync.publish(key, change);
+  });
   const pulls = new PullRecorder(storage.pulls, logger, options.now);
-  const fills = new BlobFills({ spool, observer, logger });
+  const fills = new BlobFills({ spool, blobs, observer, logger });
 
   const proxies = new Map<string, Proxy>();
   for (const [name, settings] of Object.entries(config.upstreams)) {
@@ -152,6 +183,8 @@ export async function createServices(config: Config, logger: Logger, options: Ap
       logger,
       settings: { tagTtl: settings.tagTtl, notFoundTtl: settings.notFoundTtl, revalidateBudget: settings.revalidateBudget },
       maxManifestBytes: config.limits.manifestMaxBytes,
+      notFound: cluster ? cluster.notFound(options.now) : new LocalNotFoundCache(options.now),
+      ...(cluster ? { forgetCached: (key: RepositoryKey) => storage.metadata.forget?.(key) } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
     const referrers = new ReferrersCache({
@@ -196,6 +229,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
         blobs,
         metadata,
         fills,
+        coordinator: cluster?.fills ?? LOCAL_FILLS,
         holders,
         observer,
         logger,
@@ -203,7 +237,11 @@ export async function createServices(config: Config, logger: Logger, options: Ap
       });
     },
   });
-  const readiness = new Readiness({ probeDir: storage.scratchDir, ...(storage.probe ? { probeStore: storage.probe } : {}) });
+  const readiness = new Readiness({
+    probeDir: storage.scratchDir,
+    ...(storage.probe ? { probeStore: storage.probe } : {}),
+    ...(cluster ? { redisUp: () => cluster.link.up } : {}),
+  });
   const auth = await createAuth(config, {
     logger,
     observer: fanOut(NOOP_AUTH_OBSERVER, [options.authObserver, metrics && new AuthMetrics(metrics)]),
@@ -232,6 +270,6 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   });
   return {
     config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history, access, auth,
-    content, coordinator, gc, lifecycleObserver,
+    content, coordinator, gc, lifecycleObserver, cluster,
   };
 }

@@ -207,6 +207,45 @@ const s3 = optionalSection(
   },
 );
 
+/**
+ * Several replicas as one Stowage (docs/deployment.md): Redis coordinates who downloads a blob, the
+ * shared caches and the not-found cache; peers stream fills in progress from each other.
+ */
+const cluster = optionalSection(
+  {
+    /** redis://[user:password@]host:port[/db], or rediss:// for TLS. */
+    redis: requiredString('a redis:// or rediss:// URL'),
+    /** How the other replicas reach this one (http://10.0.0.5:5000), to stream a fill it owns. */
+    advertiseUrl: requiredString('an absolute http(s) URL'),
+    /** Authenticates calls between replicas (at least 16 characters); the same on every replica. */
+    secret: requiredString('a secret of at least 16 characters'),
+    /** A fill's claim lasts this long without renewal: how soon another replica takes over from one that died. */
+    claimTtl: duration(10_000, 1_000),
+  },
+  (value, key) => {
+    let redis: URL | null = null;
+    try {
+      redis = new URL(value.redis);
+    } catch {
+      // reported below
+    }
+    if (!redis || (redis.protocol !== 'redis:' && redis.protocol !== 'rediss:')) {
+      throw new ConfigError(`config: ${key}.redis: expected a redis:// or rediss:// URL, got a value that is not one`);
+    }
+    let advertised: URL | null = null;
+    try {
+      advertised = new URL(value.advertiseUrl);
+    } catch {
+      // reported below
+    }
+    if (!advertised || (advertised.protocol !== 'http:' && advertised.protocol !== 'https:') || advertised.search || advertised.hash) {
+      throw new ConfigError(`config: ${key}.advertiseUrl: expected an absolute http(s) URL such as http://10.0.0.5:5000, got ${JSON.stringify(value.advertiseUrl)}`);
+    }
+    if (value.secret.length < 16) throw new ConfigError(`config: ${key}.secret: expected at least 16 characters (it authenticates calls between replicas)`);
+    return { ...value, advertiseUrl: advertised.origin + advertised.pathname.replace(/\/+$/, '') };
+  },
+);
+
 export const CONFIG_SCHEMA = section(
   {
     server: section({
@@ -266,6 +305,7 @@ export const CONFIG_SCHEMA = section(
       auth: bool(false),
     }),
     auth,
+    cluster,
   },
   (config) => {
     if (config.defaultUpstream !== null && !(config.defaultUpstream in config.upstreams)) {
@@ -290,6 +330,12 @@ export const CONFIG_SCHEMA = section(
     if (config.storage.driver !== 's3' && config.storage.s3 !== null) {
       throw new ConfigError(`config: storage.s3: is set but storage.driver is ${config.storage.driver} (set storage.driver: s3 to use the bucket)`);
     }
+    const token = config.auth?.token;
+    if (config.cluster && token && !token.trust && token.signingKey === undefined) {
+      // The default key file lives under storage.path, which is each replica's own: tokens one
+      // replica issued would be refused by the others.
+      throw new ConfigError('config: auth.token.signingKey: required with cluster: every replica must sign and verify tokens with the same key (mount one PEM file on all, e.g. from a Kubernetes Secret)');
+    }
     if (config.metrics.auth && !config.auth?.htpasswd) {
       throw new ConfigError('config: metrics.auth: needs auth.htpasswd (an admin signs in to /metrics with Basic credentials)');
     }
@@ -301,3 +347,4 @@ export type Config = Infer<typeof CONFIG_SCHEMA>;
 export type UpstreamConfig = Infer<typeof upstream>;
 export type AuthConfig = NonNullable<Infer<typeof auth>>;
 export type AccessRuleConfig = Infer<typeof accessRule>;
+export type ClusterConfig = NonNullable<Infer<typeof cluster>>;

@@ -12,6 +12,7 @@ import { answerClientError, installProtocolAnswers } from './client-errors.js';
 import { handleError } from './error-handler.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { parseListenAddress, registerMetricsRoutes } from './metrics-routes.js';
+import { registerPeerRoutes } from './peer-routes.js';
 import { registerRequestGuards } from './request-guards.js';
 import { registerTokenRoutes } from './token-routes.js';
 import { createV2Authorizer } from './v2-access.js';
@@ -78,6 +79,7 @@ export function createHttpServer(services: Services): FastifyInstance {
   registerUiRoutes(server);
   registerHealthRoutes(server, readiness);
   if (metrics) registerMetricsRoutes(server, metrics, metricsGuard(services));
+  if (services.cluster) registerPeerRoutes(server, { fills: services.fills, signature: services.cluster.signature, observer: services.cluster.observer });
   return server;
 }
 

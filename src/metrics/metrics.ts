@@ -38,11 +38,12 @@ export type HttpRoute =
   | 'metrics'
   | 'health'
   | 'token'
+  | 'cluster'
   | 'other';
 
 /** The method × route pairs the API serves; these label sets are pre-created (others appear on use). */
-/** ('token' is pre-created only in Bearer mode, where /auth/token exists.) */
-export const HTTP_ROUTE_METHODS: Readonly<Record<Exclude<HttpRoute, 'token'>, readonly string[]>> = {
+/** ('token' is pre-created only in Bearer mode, where /auth/token exists; 'cluster', the peer endpoint, by ClusterMetrics.) */
+export const HTTP_ROUTE_METHODS: Readonly<Record<Exclude<HttpRoute, 'token' | 'cluster'>, readonly string[]>> = {
   base: ['GET', 'HEAD'],
   catalog: ['GET'],
   manifest: ['GET', 'HEAD', 'PUT', 'DELETE'],

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 export interface ReadinessReport {
   ready: boolean;
-  checks: { storage: 'ok' | string; shutdown: 'no' | 'draining' };
+  /** `redis` only in cluster mode: informative, never a reason to be unready (see Readiness). */
+  checks: { storage: 'ok' | string; shutdown: 'no' | 'draining'; redis?: 'ok' | 'unavailable' };
 }
 
 export interface ReadinessOptions {
@@ -16,6 +17,8 @@ export interface ReadinessOptions {
   cacheMs?: number;
   /** A probe slower than this counts as failed (default 2 s): a hung disk makes the instance unready, not the probe hang. */
   timeoutMs?: number;
+  /** Cluster mode: whether Redis answers, reported in the details. */
+  redisUp?: () => boolean;
   /** Monotonic clock in ms (tests). */
   now?: () => number;
 }
@@ -52,7 +55,11 @@ export class Readiness {
   async report(): Promise<ReadinessReport> {
     const storage = await this.storage();
     const shutdown = this.shuttingDown ? 'draining' : 'no';
-    return { ready: storage === 'ok' && !this.shuttingDown, checks: { storage, shutdown } };
+    const checks: ReadinessReport['checks'] = { storage, shutdown };
+    // Reported, not required: Redis away takes it from every replica at once, and failing the probe
+    // everywhere would take the whole service down while each replica can still serve what is stored.
+    if (this.options.redisUp) checks.redis = this.options.redisUp() ? 'ok' : 'unavailable';
+    return { ready: storage === 'ok' && !this.shuttingDown, checks };
   }
 
   private storage(): Promise<'ok' | string> {

@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest.js';
-import type { BlobInfo } from '../storage/blob-store.js';
+import type { BlobInfo, BlobStore } from '../storage/blob-store.js';
 import type { FillSpool } from '../storage/fill-spool.js';
 import { BlobFill, type FetchBlob, type FillRequester } from './blob-fill.js';
+import { bytesToSend, resolveRange } from './byte-range.js';
+import type { PeerBlob } from './fill-coordinator.js';
 import type { RegistryObserver } from './registry-observer.js';
+import type { RangeRequest } from './repository.js';
+import { toRegistryError } from './upstream-errors.js';
 
 /**
  * The fills in progress, by digest, across all upstreams and repositories: the same digest is the
@@ -13,7 +17,13 @@ export class BlobFills {
   private readonly active = new Map<Digest, BlobFill>();
   private readonly followUps = new Set<Promise<void>>();
 
-  constructor(private readonly deps: { spool: FillSpool; observer: RegistryObserver; logger: Logger }) {}
+  constructor(private readonly deps: { spool: FillSpool; blobs: BlobStore; observer: RegistryObserver; logger: Logger }) {}
+
+  /** Whether a fill of `digest` runs in this process (one that has not failed). */
+  has(digest: Digest): boolean {
+    const fill = this.active.get(digest);
+    return fill !== undefined && !fill.failed;
+  }
 
   /**
    * Joins the fill of `digest`, or starts one that fetches with `fetch` (from where an interrupted
@@ -30,6 +40,39 @@ export class BlobFills {
     };
     fill.done.then(forget, forget);
     return { fill, joined: false };
+  }
+
+  /**
+   * `range` of the blob `fill` downloads, as its bytes arrive (from the store once it committed).
+   * Throws what a client should see when the fill fails before it started.
+   */
+  async read(fill: BlobFill, range: RangeRequest | null): Promise<PeerBlob> {
+    const { digest } = fill;
+    try {
+      await fill.started;
+    } catch (e) {
+      throw toRegistryError(e, 'BLOB_UNKNOWN', { digest });
+    }
+    // Without a length we cannot promise a complete response up front: wait for the whole blob.
+    const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
+    const resolved = range ? resolveRange(range, size) : undefined;
+    const tail = fill.size === null ? null : fill.createReader(bytesToSend(resolved, size));
+    const reader = tail ?? (await this.deps.blobs.openReader(digest, bytesToSend(resolved, size)));
+    return { size, reader, ...(resolved ? { range: resolved } : {}) };
+  }
+
+  /**
+   * `digest` for another replica (cluster/peer-client.ts): from the fill running here, or from the
+   * store once that fill committed; null when this process neither downloads nor has it.
+   */
+  async readForPeer(digest: Digest, range: RangeRequest | null): Promise<PeerBlob | null> {
+    const fill = this.active.get(digest);
+    if (fill && !fill.failed) return this.read(fill, range);
+    const info = await this.deps.blobs.stat(digest);
+    if (!info) return null;
+    const resolved = range ? resolveRange(range, info.size) : undefined;
+    const reader = await this.deps.blobs.openReader(digest, bytesToSend(resolved, info.size));
+    return { size: info.size, reader, ...(resolved ? { range: resolved } : {}) };
   }
 
   /**

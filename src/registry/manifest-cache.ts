@@ -11,6 +11,7 @@ import type { EvictionIndex } from '../storage/eviction-index.js';
 import type { ManifestRecord, MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import { UpstreamError, type Upstream } from '../upstream/upstream.js';
+import type { NotFoundCache } from './not-found-cache.js';
 import type { RegistryObserver } from './registry-observer.js';
 import type { ManifestContent, ManifestRequest } from './repository.js';
 import { SingleFlight } from './single-flight.js';
@@ -51,8 +52,6 @@ const MANIFEST_BYTES_CACHE = 64 * 1024 * 1024;
  */
 export class ManifestCache {
   private readonly flights = new SingleFlight<string, Resolved>();
-  /** Upstream "not found" answers by cache key, with when they expire (by the injected clock). */
-  private readonly notFound = new LRUCache<string, number>({ max: 10_000 });
   /** Until when the upstream asked not to be asked again (429 `Retry-After`), by the injected clock. */
   private rateLimitedUntil = 0;
   private readonly bytes = new LRUCache<Digest, Buffer>({ maxSize: MANIFEST_BYTES_CACHE, sizeCalculation: (b) => b.length || 1 });
@@ -67,6 +66,13 @@ export class ManifestCache {
       logger: Logger;
       settings: FreshnessSettings;
       maxManifestBytes: number;
+      /**
+       * Set when other processes write the same store (replicas): drops what this one kept of a
+       * repository, so that a tag that looks expired is read again before it is revalidated.
+       */
+      forgetCached?: (repo: RepositoryKey) => void;
+      /** Upstream "not found" answers (shared by replicas in a cluster). */
+      notFound: NotFoundCache;
       now?: () => number;
     },
   ) {}
@@ -94,7 +100,7 @@ export class ManifestCache {
     return this.fetch(target, digest, `${target.key}@${digest}`, () => this.fetchAndStore(target, digest, digest));
   }
 
-  private async byTag(target: Target, tag: Tag): Promise<Resolved> {
+  private async byTag(target: Target, tag: Tag, recheck = true): Promise<Resolved> {
     const { metadata, settings } = this.deps;
     const tagRecord = await metadata.getTag(target.key, tag);
     const record = tagRecord ? await metadata.getManifest(target.key, tagRecord.digest) : null;
@@ -107,7 +113,13 @@ export class ManifestCache {
         return fetched;
       });
     }
-    if (this.now() - tagRecord.checkedAt < settings.tagTtl) {
+    const expired = this.now() - tagRecord.checkedAt >= settings.tagTtl;
+    if (expired && recheck && this.deps.forgetCached) {
+      // Another replica may have revalidated it a moment ago: read it from the store once more.
+      this.deps.forgetCached(target.key);
+      return this.byTag(target, tag, false);
+    }
+    if (!expired) {
       this.count('hit');
       return { record };
     }
@@ -129,7 +141,7 @@ export class ManifestCache {
 
   /** A miss: one upstream fetch per key, shared by concurrent callers; "not found" remembered. */
   private async fetch(target: Target, reference: string, key: string, task: () => Promise<Resolved>): Promise<Resolved> {
-    if (this.isKnownMissing(key)) {
+    if (await this.deps.notFound.has(key)) {
       this.count('negative');
       throw new RegistryError('MANIFEST_UNKNOWN', { name: target.name, reference, cached: true });
     }
@@ -234,15 +246,7 @@ export class ManifestCache {
   }
 
   private rememberMissing(key: string): void {
-    if (this.deps.settings.notFoundTtl > 0) this.notFound.set(key, this.now() + this.deps.settings.notFoundTtl);
-  }
-
-  private isKnownMissing(key: string): boolean {
-    const expires = this.notFound.get(key);
-    if (expires === undefined) return false;
-    if (this.now() < expires) return true;
-    this.notFound.delete(key);
-    return false;
+    this.deps.notFound.remember(key, this.deps.settings.notFoundTtl);
   }
 
   private count(result: 'hit' | 'miss' | 'stale' | 'coalesced' | 'negative'): void {

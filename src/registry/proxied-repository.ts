@@ -1,10 +1,11 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { Descriptor } from '../oci/manifest.js';
 import type { Reference } from '../oci/reference.js';
 import type { RepositoryName } from '../oci/repository-name.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import type { BlobReader, BlobStore } from '../storage/blob-store.js';
 import type { EvictionIndex } from '../storage/eviction-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
@@ -13,6 +14,7 @@ import type { Upstream } from '../upstream/upstream.js';
 import type { BlobFills } from './blob-fills.js';
 import type { BlobHolders } from './blob-holders.js';
 import type { ContentLock } from './content-lock.js';
+import { fillHere, type FillCoordinator } from './fill-coordinator.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
 import type { ManifestCache } from './manifest-cache.js';
 import type { RegistryObserver } from './registry-observer.js';
@@ -25,6 +27,8 @@ export interface ProxiedDeps {
   blobs: BlobStore;
   metadata: MetadataStore;
   fills: BlobFills;
+  /** Who downloads a missing blob: this process, or the replica downloading it already. */
+  coordinator: FillCoordinator;
   manifests: ManifestCache;
   referrers: ReferrersCache;
   holders: BlobHolders;
@@ -34,6 +38,13 @@ export interface ProxiedDeps {
   /** Linking a blob stored for another repository is a new reference: GC must not delete it meanwhile. */
   content: ContentLock;
 }
+
+/**
+ * How long a request keeps looking for the replica that downloads a blob (it finished, failed or
+ * died meanwhile) before downloading it here regardless: longer than a claim of a replica that died
+ * takes to expire (cluster.claimTtl, 10 s by default).
+ */
+const PEER_WAIT_MS = 30_000;
 
 /**
  * A read-only mirror of one upstream repository. Blobs are filled once and then served from disk;
@@ -65,19 +76,40 @@ export class ProxiedRepository implements Repository {
   }
 
   async openBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
-    const { blobs, fills, observer, upstream } = this.deps;
     const cached = await this.cachedBlob(digest);
-    if (cached) {
-      observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
-      this.deps.cache.touch(digest);
-      const location = await blobs.directUrl(digest);
-      if (location) return { digest, size: cached.size, location };
-      const resolved = range ? resolveRange(range, cached.size) : undefined;
-      const reader = await blobs.openReader(digest, bytesToSend(resolved, cached.size));
-      return { digest, size: cached.size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
+    if (cached) return this.serveStored(cached, range);
+    return this.fillBlob(digest, range);
+  }
+
+  /**
+   * A blob that is not stored (for this repository) yet: joins the download running in this
+   * process, or asks the coordinator who downloads it — this process, or the replica that owns the
+   * download already, whose bytes are streamed from there as they arrive. When that replica turns
+   * out not to have it any more (it just finished, failed or died), the store is checked and the
+   * coordinator asked again until PEER_WAIT_MS have passed; then the blob is downloaded here.
+   */
+  private async fillBlob(digest: Digest, range: RangeRequest | null): Promise<BlobBody> {
+    const { fills, coordinator } = this.deps;
+    const giveUpAt = Date.now() + PEER_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      const plan = fills.has(digest) || Date.now() > giveUpAt ? fillHere() : await coordinator.plan(digest);
+      if (plan.where === 'here') return this.fillHere(digest, range, plan.started);
+      const blob = await plan.open(range);
+      if (blob) {
+        this.deps.observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'coalesced' });
+        return { digest, ...blob, reader: this.linkedAfter(blob.reader, digest), source: 'upstream' };
+      }
+      const cached = await this.cachedBlob(digest);
+      if (cached) return this.serveStored(cached, range);
+      await sleep(Math.min(50 * 2 ** attempt, 1_000));
     }
+  }
+
+  private async fillHere(digest: Digest, range: RangeRequest | null, started: (done: Promise<unknown>) => void): Promise<BlobBody> {
+    const { fills, observer, upstream } = this.deps;
     const requester = { upstream: this.upstreamName, repository: this.key };
     const { fill, joined } = fills.join(digest, requester, (offset) => upstream.getBlob(this.remoteName, digest, { offset }));
+    if (!joined) started(fill.done);
     observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: joined ? 'coalesced' : 'miss' });
     // Link on success whoever started the fill: this repository asked for it, so may serve it.
     fills.afterCommit(fill, async (info) => {
@@ -85,17 +117,37 @@ export class ProxiedRepository implements Repository {
       this.deps.holders.add(this.key, digest);
       if (!joined) await this.deps.cache.add(digest, info.size);
     });
-    try {
-      await fill.started;
-    } catch (e) {
-      throw toRegistryError(e, 'BLOB_UNKNOWN', { digest });
-    }
-    // Without a length we cannot promise a complete response up front: wait for the whole blob.
-    const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
-    const resolved = range ? resolveRange(range, size) : undefined;
-    const tail = fill.size === null ? null : fill.createReader(bytesToSend(resolved, size));
-    const reader = tail ?? (await blobs.openReader(digest, bytesToSend(resolved, size)));
-    return { digest, size, reader, source: 'upstream', ...(resolved ? { range: resolved } : {}) };
+    return { digest, ...(await fills.read(fill, range)), source: 'upstream' };
+  }
+
+  private async serveStored(stored: { digest: Digest; size: number }, range: RangeRequest | null): Promise<BlobBody> {
+    this.deps.observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: 'hit' });
+    this.deps.cache.touch(stored.digest);
+    const location = await this.deps.blobs.directUrl(stored.digest);
+    if (location) return { digest: stored.digest, size: stored.size, location };
+    const resolved = range ? resolveRange(range, stored.size) : undefined;
+    const reader = await this.deps.blobs.openReader(stored.digest, bytesToSend(resolved, stored.size));
+    return { digest: stored.digest, size: stored.size, reader, source: 'cache', ...(resolved ? { range: resolved } : {}) };
+  }
+
+  /**
+   * `reader`, linking the blob into this repository once every byte was sent: a peer releases the
+   * last byte only after the digest matched and the blob was stored, so the link is to content
+   * that exists.
+   */
+  private linkedAfter(reader: BlobReader, digest: Digest): BlobReader {
+    return {
+      length: reader.length,
+      ready: () => reader.ready(),
+      pipeTo: async (destination) => {
+        await reader.pipeTo(destination);
+        this.deps.metadata.linkBlob(this.key, digest).then(
+          () => this.deps.holders.add(this.key, digest),
+          (err: unknown) => this.deps.logger.warn({ err, digest }, 'could not link a blob streamed from a peer'),
+        );
+      },
+      close: () => reader.close(),
+    };
   }
 
   getManifest(reference: Reference, request: ManifestRequest): Promise<ManifestContent> {

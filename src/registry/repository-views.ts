@@ -117,8 +117,15 @@ export class RepositoryViews {
    * repository if it was not listed yet) or deleted (`removed`: it may hold nothing any more).
    */
   invalidate(key: RepositoryKey, change: MetadataChange): void {
+    if (change === 'links') return; // views show stored bytes, refreshed within maxAgeMs
     this.views.delete(key);
     if (change === 'removed' || (change === 'added' && !this.keys?.known?.has(key))) this.keys = null;
+  }
+
+  /** Everything may have changed (another replica wrote while this one could not hear of it). */
+  invalidateAll(): void {
+    this.views.clear();
+    this.keys = null;
   }
 
   /** The repository list, walked again in the background once older than `maxAgeMs`. */

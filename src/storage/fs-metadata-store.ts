@@ -122,6 +122,20 @@ export class FsMetadataStore implements MetadataStore {
     return true;
   }
 
+  forget(repo?: RepositoryKey): void {
+    this.tagWrites.count++; // a listing read meanwhile may hold what was just replaced: not kept
+    if (repo === undefined) {
+      for (const cache of [this.records, this.links, this.linkTouches, this.tagLists] as Array<LRUCache<string, object | symbol | boolean | number>>) cache.clear();
+      return;
+    }
+    // Nested repositories (`a/b` under `a`) share the prefix: dropping theirs too costs a re-read.
+    const prefix = `${this.layout.repository(repo)}/`;
+    for (const cache of [this.records, this.links, this.linkTouches] as Array<LRUCache<string, object | symbol | boolean | number>>) {
+      for (const path of [...cache.keys()]) if (path.startsWith(prefix)) cache.delete(path);
+    }
+    this.tagLists.delete(repo);
+  }
+
   async listManifests(repo: RepositoryKey): Promise<ManifestRecord[]> {
     const root = join(this.layout.repository(repo), '_manifests');
     const found: ManifestRecord[] = [];

@@ -89,4 +89,11 @@ export interface MetadataStore {
    * For GC and the eviction index, which must not miss a repository that holds only blobs so far.
    */
   listRepositoryKeys(prefix?: string): Promise<RepositoryKey[]>;
+
+  /**
+   * Drops what this process keeps in memory of `repo` (of every repository without one), because
+   * another replica sharing the store wrote it (cluster/metadata-sync.ts). Stores that keep nothing
+   * in memory do not implement it.
+   */
+  forget?(repo?: RepositoryKey): void;
 }

@@ -33,7 +33,10 @@ describe('POST /api/v1/repositories/{name}/manifests/{ref}/evict', () => {
     const metrics = await scrape(f.stowage.url);
     expect(metrics.value('stowage_evictions_total')).toBe(after.storage.evictions);
     expect((await f.json('repositories/docker.io/library/alpine/tags')).tags.map((t: any) => t.tag)).toEqual(['3.21']);
-    expect((await f.registry.fetch(`/v2/team/keep/blobs/${image.layers[0]!.digest}`)).status).toBe(200);
+    // Read to the end: an unread body keeps the client's connection, and closing it waits for it.
+    const kept = await f.registry.fetch(`/v2/team/keep/blobs/${image.layers[0]!.digest}`);
+    expect(kept.status).toBe(200);
+    await kept.arrayBuffer();
 
     f.hub.reset();
     await f.pull('library/alpine', '3.20');

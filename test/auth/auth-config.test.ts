@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import { ConfigError, loadConfig } from '../../src/config/load-config.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { tempDir } from '../support/processes.js';
+import { configErrorOf } from '../support/config-error.js';
 
 let work: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {
@@ -17,15 +18,7 @@ beforeAll(async () => {
 afterAll(() => work?.remove());
 
 const load = (overrides: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, file: null, overrides });
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = configErrorOf;
 
 describe('auth configuration', () => {
   it('no auth section: null (open mode)', () => {

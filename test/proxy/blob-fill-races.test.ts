@@ -57,7 +57,7 @@ describe('BlobFill timing windows', () => {
     dir = await mkdtemp(join(tmpdir(), 'stowage-fill-'));
     storage = await openStorage({ driver: 'fs', path: dir, maxSize: 0, blobMaxBytes: 0 }, { evicted() {}, sizeChanged() {}, rebuildFailed() {} });
     recordDelayMs = 0;
-    fills = new BlobFills({ spool: slowRecords(storage.spool, () => recordDelayMs), observer: NOOP_REGISTRY_OBSERVER, logger: pino({ level: 'silent' }) });
+    fills = new BlobFills({ spool: slowRecords(storage.spool, () => recordDelayMs), blobs: storage.blobs, observer: NOOP_REGISTRY_OBSERVER, logger: pino({ level: 'silent' }) });
   });
   afterEach(async () => {
     await fills.settled();

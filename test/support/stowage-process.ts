@@ -39,9 +39,9 @@ export interface StowageProcess {
  * Starts Stowage on `dataDir` with `config` (the YAML file's shape, as JSON — YAML is a superset),
  * listening on a free loopback port; ready once `/v2/` answers.
  */
-export async function startStowageProcess(dataDir: string, config: Record<string, unknown>): Promise<StowageProcess> {
+export async function startStowageProcess(dataDir: string, config: Record<string, unknown>, options: { port?: number } = {}): Promise<StowageProcess> {
   const dist = await buildStowage();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = await tempDir('stowage-config');
   const file = join(dir.path, 'stowage.yaml');
   await writeFile(file, JSON.stringify({ ...config, server: { host: '127.0.0.1', port }, storage: { ...(config.storage as object), path: dataDir } }));

@@ -31,7 +31,7 @@ export interface RunningStowage {
  * directory finds the same bucket.
  */
 export async function startStowage(
-  options: { config?: Record<string, unknown>; dataDir?: string; app?: AppOptions } = {},
+  options: { config?: Record<string, unknown>; dataDir?: string; app?: AppOptions; /** Default: a random free one. */ port?: number } = {},
 ): Promise<RunningStowage> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'stowage-test-')));
   const storage: Record<string, unknown> = { ...(options.config?.storage as Record<string, unknown> | undefined), path: dataDir };
@@ -56,7 +56,7 @@ export async function startStowage(
     },
   });
   const app = await buildApp(config, { logger: pino({ level: config.log.level }), upstreamRetry: { baseDelayMs: 5, maxDelayMs: 20 }, ...options.app });
-  await app.server.listen({ host: '127.0.0.1', port: 0 });
+  await app.server.listen({ host: '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.server.address();
   if (address === null || typeof address === 'string') throw new Error('no address');
   const host = `127.0.0.1:${address.port}`;

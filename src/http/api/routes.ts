@@ -16,7 +16,8 @@ import type { Services } from '../../services.js';
  * endpoint is one file and one line here.
  */
 export function registerApiRoutes(server: FastifyInstance, services: Services, access: AccessControl): void {
-  const ctx: ApiContext = { services, access, sessions: new SessionCookies() };
+  // Replicas share one session key, so a sign-in on one is good on all (round-robin balancers).
+  const ctx: ApiContext = { services, access, sessions: new SessionCookies(services.cluster?.sessionKey) };
   server.register(
     async (api) => {
       api.addHook('onRoute', (route) => {

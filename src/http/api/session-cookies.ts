@@ -7,7 +7,8 @@ const DEFAULT_TTL_MS = 8 * 3_600_000;
 /**
  * The UI's session after the sign-in form: a cookie holding who signed in and until when, signed
  * with HMAC-SHA256 — nothing to store or share. The key is random per process, so a restart signs
- * everyone out (a deliberate simplicity: no key file to protect; see docs/ui.md). The cookie is
+ * everyone out (a deliberate simplicity: no key file to protect; see docs/ui.md); replicas derive
+ * theirs from `cluster.secret`, so a cookie from one is good on all. The cookie is
  * HttpOnly and SameSite=Strict; mutating calls are also CSRF-checked (guard.ts).
  */
 export class SessionCookies {

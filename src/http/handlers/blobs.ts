@@ -1,5 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Digest } from '../../oci/digest.js';
+import type { StreamedBlob } from '../../registry/repository.js';
 import { parseRangeHeader } from '../range-header.js';
 import type { HandlerContext } from './context.js';
 
@@ -24,6 +26,20 @@ export async function getBlob({ repository, request, reply, path, observer }: Ha
     reply.code(307).header('Location', body.location).header('Docker-Content-Digest', path.digest).header('Cache-Control', 'no-store').header('Content-Length', 0).send();
     return;
   }
+  await sendBlob(request, reply, path.digest, body, (bytes) => observer.bytesServed({ source: body.source, bytes }));
+}
+
+/**
+ * Sends `body` as a blob response once its first byte can be sent (until then a failure is still a
+ * clean error status); `sent` is told the byte count once the whole body was handed to the socket.
+ */
+export async function sendBlob(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  digest: Digest,
+  body: Pick<StreamedBlob, 'size' | 'range' | 'reader'>,
+  sent: (bytes: number) => void,
+): Promise<void> {
   const { length } = body.reader;
   try {
     // A blob still downloading may yet fail before its first byte: that is a clean error response.
@@ -33,10 +49,10 @@ export async function getBlob({ repository, request, reply, path, observer }: Ha
     throw e;
   }
   reply
-    .header('Docker-Content-Digest', path.digest)
+    .header('Docker-Content-Digest', digest)
     .header('Content-Type', 'application/octet-stream')
     .header('Accept-Ranges', 'bytes')
-    .header('ETag', `"${path.digest}"`)
+    .header('ETag', `"${digest}"`)
     // Blobs are immutable: any cache between us and the client may keep them for good.
     .header('Cache-Control', 'max-age=31536000, immutable')
     .header('Content-Length', length);
@@ -49,7 +65,7 @@ export async function getBlob({ repository, request, reply, path, observer }: Ha
   // Counted once the whole body was handed to the socket. Not on 'finish': a client that has its
   // Content-Length bytes may close first, and that response was still served in full.
   response.once('close', () => {
-    if (response.writableEnded) observer.bytesServed({ source: body.source, bytes: length });
+    if (response.writableEnded) sent(length);
   });
   response.writeHead(body.range ? 206 : 200, reply.getHeaders() as OutgoingHttpHeaders);
   try {
@@ -57,7 +73,7 @@ export async function getBlob({ repository, request, reply, path, observer }: Ha
   } catch (e) {
     // Headers are out: the only honest signal left is a cut connection.
     response.destroy();
-    if (!request.raw.destroyed) request.log.warn({ err: e, digest: path.digest }, 'blob response failed mid-body');
+    if (!request.raw.destroyed) request.log.warn({ err: e, digest }, 'blob response failed mid-body');
   }
 }
 

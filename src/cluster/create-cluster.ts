@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ClusterConfig } from '../config/config.js';
+import type { NotFoundCache } from '../registry/not-found-cache.js';
+import { ClusterFills, type Replica } from './cluster-fills.js';
+import type { ClusterObserver } from './cluster-observer.js';
+import { MetadataSync, type MetadataCaches } from './metadata-sync.js';
+import { PeerClient } from './peer-client.js';
+import { PeerSignature, sessionKeyFromSecret } from './peer-signature.js';
+import { RedisLink } from './redis-link.js';
+import { RedisNotFoundCache } from './redis-not-found-cache.js';
+
+/** What makes several replicas one Stowage (docs/deployment.md): built when `cluster` is configured. */
+export interface Cluster {
+  replica: Replica;
+  link: RedisLink;
+  /** Decides which replica downloads a missing blob (registry/fill-coordinator.ts). */
+  fills: ClusterFills;
+  signature: PeerSignature;
+  observer: ClusterObserver;
+  /** The UI's session-cookie key, the same on every replica (derived from `cluster.secret`). */
+  sessionKey: Buffer;
+  /** Tells the other replicas about metadata written here, and drops caches when they write. */
+  sync: MetadataSync;
+  notFound(now?: () => number): NotFoundCache;
+  close(): Promise<void>;
+}
+
+export function createCluster(
+  config: ClusterConfig,
+  deps: { logger: Logger; observer: ClusterObserver; caches: MetadataCaches },
+): Cluster {
+  const replica = { id: randomUUID(), url: config.advertiseUrl };
+  const logger = deps.logger.child({ replica: replica.id });
+  const link = new RedisLink(config.redis, { logger, observer: deps.observer });
+  const signature = new PeerSignature(config.secret);
+  const peers = new PeerClient({ signature, observer: deps.observer, logger });
+  const fills = new ClusterFills({ link, replica, claimTtlMs: config.claimTtl, peers, observer: deps.observer, logger });
+  const sync = new MetadataSync({ link, replicaId: replica.id, caches: deps.caches, logger });
+  logger.info({ advertiseUrl: replica.url }, 'cluster mode: coordinating with the other replicas through Redis');
+  return {
+    replica,
+    link,
+    fills,
+    signature,
+    observer: deps.observer,
+    sessionKey: sessionKeyFromSecret(config.secret),
+    sync,
+    notFound: (now) => new RedisNotFoundCache(link, now),
+    async close() {
+      sync.close();
+      await peers.close();
+      await link.close();
+    },
+  };
+}
