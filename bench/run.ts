@@ -3,7 +3,7 @@
  * on one machine, in one run, against the same Docker-Hub-like upstream. See docs/benchmarks.md for
  * what each figure means and how it is measured.
  *
- *   node node_modules/.cache/stowage-bench/bench/run.js [--quick] [--only 1,2,3,4,6,7,8,9] [--log-level warn]
+ *   node node_modules/.cache/stowage-bench/bench/run.js [--quick] [--only 1,2,3,4,6,7,8,9,10] [--log-level warn]
  *     [--blobs 100000] [--startup-dir DIR] [--stowage-dist DIR] [--strict]
  *
  * Topology (all on 127.0.0.1):
@@ -24,6 +24,7 @@ import { linkSpeedFigure } from './figures/cold-at-link-speed.js';
 import { concurrentFigure } from './figures/concurrent-gets.js';
 import { manifestFigure } from './figures/manifest-load.js';
 import { pushFigure } from './figures/push.js';
+import { s3Figure } from './figures/s3-transfers.js';
 import { startupFigure } from './figures/startup.js';
 import { markdownTable, textTable, type Row } from './report.js';
 import { seedImages } from './seed.js';
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   const { only } = options;
   try {
     let warm: Record<Kind, Server> | null = null;
-    if (only.has('1') || only.has('2')) {
+    if (only.has('1') || only.has('2') || only.has('10')) {
       await attempt('2', async () => {
         warm = await coldFigures(ctx, [hub.pid, backend.pid]);
       });
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
     const servers = warm as Record<Kind, Server> | null;
     if (servers && only.has('1')) await attempt('1', () => warmFigure(ctx, servers));
     if (servers && only.has('2')) await attempt('2f', () => linkSpeedFigure(ctx, servers));
+    if (servers && only.has('10')) await attempt('10', () => s3Figure(ctx, servers.reference));
     if (servers) await Promise.all(Object.values(servers).map((s) => s.close()));
     if (only.has('4')) await attempt('4', () => manifestFigure(ctx));
     if (only.has('3')) await attempt('3', () => concurrentFigure(ctx));

@@ -102,6 +102,8 @@ export interface StowageOptions {
   readyPollMs?: number;
   /** An `auth` section (figure 8); the instance is open without one. */
   auth?: Record<string, unknown>;
+  /** More `storage` settings (figure 10: `driver: s3` and its bucket). */
+  storage?: Record<string, unknown>;
 }
 
 /** Stowage from `dist/main.js` as a separate process with a temp config file. */
@@ -114,7 +116,7 @@ export async function startStowage(options: StowageOptions = {}): Promise<Server
   // YAML is a superset of JSON.
   await writeFile(configFile, JSON.stringify({
     server: { host: '127.0.0.1', port },
-    storage: { path: dataDir },
+    storage: { ...options.storage, path: dataDir },
     log: { level: options.logLevel ?? 'warn' },
     hosted: ['team/**'],
     upstreams: options.upstreamUrl ? { 'docker.io': { url: options.upstreamUrl, tagTtl: '1h' } } : {},
