@@ -17,7 +17,7 @@ const VIEW_WARM_UP_DELAY_MS = 2_000;
  * resumed) and returns how to stop everything.
  */
 export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
-  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views, gc, coordinator } = services;
+  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views, gc, coordinator, pins, prefetcher } = services;
   const purge = setInterval(() => {
     const ttl = config.limits.uploadSessionTtl;
     storage.uploads.purgeIdle(ttl).then(
@@ -54,6 +54,26 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
       }, config.gc.interval)
     : null;
   collect?.unref();
+  // Pins live in the eviction index's memory: applied again from what is stored (no upstream),
+  // then the configured images are fetched now and every prefetch.interval (0: only on request).
+  let prefetching: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const prefetch = (trigger: 'start' | 'schedule'): void => {
+    const run = async (): Promise<void> => {
+      if (stopped || !(await coordinator.claimScheduled('prefetch', config.prefetch.interval))) return;
+      await prefetcher.start(null, trigger).done;
+    };
+    run().catch((err: unknown) => logger.warn({ err }, 'scheduled prefetch did not run'));
+  };
+  storage.indexed.then(() => pins.apply()).then(
+    () => {
+      if (stopped || !prefetcher.configured || config.prefetch.interval <= 0) return;
+      prefetch('start');
+      prefetching = setInterval(() => prefetch('schedule'), config.prefetch.interval);
+      prefetching.unref();
+    },
+    (err: unknown) => logger.warn({ err }, 'applying pins at start failed'),
+  );
 
   const close = async (): Promise<void> => {
     readiness.beginShutdown();
@@ -63,6 +83,9 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
     clearInterval(sample);
     clearTimeout(warm);
     if (collect) clearInterval(collect);
+    stopped = true;
+    if (prefetching) clearInterval(prefetching);
+    await prefetcher.stop();
     await pulls.flush();
     await gc.settled();
     await storage.indexed;

@@ -4,10 +4,18 @@
 // is ~25 MiB lower and manifest throughput the same (docs/benchmarks.md). `npm start`, the
 // Dockerfile and the bench pass it too; plain `node dist/main.js` works, with the larger default.
 import { buildApp } from './app.js';
+import { prefetchCommand } from './cli/prefetch-command.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 
-/** Command line: `stowage [--config FILE]`. Starts the server and drains it on SIGTERM/SIGINT. */
+/**
+ * Command line: `stowage [--config FILE]` starts the server and drains it on SIGTERM/SIGINT;
+ * `stowage prefetch [--url URL] [REF…]` asks a running server to prefetch (cli/prefetch-command.ts).
+ */
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'prefetch') {
+    process.exitCode = await prefetchCommand(argv.slice(1), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+    return;
+  }
   const flag = argv.indexOf('--config');
   const file = flag >= 0 ? argv[flag + 1] : undefined;
   let config;

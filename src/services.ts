@@ -7,10 +7,14 @@ import { NOOP_CLUSTER_OBSERVER, type ClusterObserver } from './cluster/cluster-o
 import { createCluster, type Cluster } from './cluster/create-cluster.js';
 import { rereadMisses } from './cluster/reread-misses.js';
 import type { Config } from './config/config.js';
+import { ConfigError } from './config/schema.js';
 import { upstreamSettings } from './config/upstream-settings.js';
 import { LocalCoordinator, type LifecycleCoordinator } from './lifecycle/coordinator.js';
 import { GarbageCollector } from './lifecycle/garbage-collector.js';
 import { NOOP_LIFECYCLE_OBSERVER, type LifecycleObserver } from './lifecycle/lifecycle-observer.js';
+import { Pins } from './lifecycle/pins.js';
+import { Prefetcher } from './lifecycle/prefetcher.js';
+import { prefetchTarget } from './lifecycle/prefetch-targets.js';
 import { RetentionRules } from './lifecycle/retention.js';
 import { AuthMetrics } from './metrics/auth-metrics.js';
 import { LifecycleMetrics } from './metrics/lifecycle-metrics.js';
@@ -101,6 +105,9 @@ export interface Services {
   /** Who runs GC and the scheduled runs (in-process: this one). */
   coordinator: LifecycleCoordinator;
   gc: GarbageCollector;
+  /** Pinned content (never evicted), applied to the eviction index. */
+  pins: Pins;
+  prefetcher: Prefetcher;
   lifecycleObserver: LifecycleObserver;
   /** Redis coordination and peer streaming between replicas; null without a `cluster` section. */
   cluster: Cluster | null;
@@ -157,10 +164,14 @@ export async function createServices(config: Config, logger: Logger, options: Ap
         },
       })
     : null;
+  // Pins are built once the registry is (they resolve configured images through it); a tag write
+  // reaches them from the first request on, before which none can be made.
+  let pinsOf: Pins | null = null;
   // Replicas: a miss is read again before it is believed (another replica may have just written it).
   const metadata = withChangeHook(cluster ? rereadMisses(storage.metadata) : storage.metadata, (key, change) => {
     views.invalidate(key, change);
     cluster?.sync.publish(key, change);
+    if (change === 'tags') pinsOf?.changed(key);
   });
   const pulls = new PullRecorder(storage.pulls, logger, options.now);
   const fills = new BlobFills({ spool, blobs, observer, logger });
@@ -268,8 +279,40 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     indexed: storage.indexed,
     ...(options.now ? { now: options.now } : {}),
   });
+  let prefetcher: Prefetcher | null = null;
+  const pins = new Pins({
+    metadata,
+    images,
+    eviction: cache,
+    store: storage.pins,
+    configured: config.prefetch.images.flatMap((image, i) => {
+      if (!image.pin) return [];
+      try {
+        return [prefetchTarget(registry, image)];
+      } catch (e) {
+        throw new ConfigError(`config: prefetch.images[${i}].ref: ${(e as Error).message}`);
+      }
+    }),
+    budgetBytes: config.storage.maxSize,
+    logger,
+    observer: lifecycleObserver,
+    tagMoved: (source) => prefetcher?.refresh(source.ref),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  pinsOf = pins;
+  prefetcher = new Prefetcher({
+    registry,
+    images: config.prefetch.images,
+    concurrency: config.prefetch.concurrency,
+    pullReserve: config.prefetch.pullReserve,
+    pullsLeft: (upstream) => traffic.pullsLeft(upstream),
+    pinsChanged: () => pins.apply(),
+    logger,
+    observer: lifecycleObserver,
+    ...(options.now ? { now: options.now } : {}),
+  });
   return {
     config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history, access, auth,
-    content, coordinator, gc, lifecycleObserver, cluster,
+    content, coordinator, gc, pins, prefetcher, lifecycleObserver, cluster,
   };
 }

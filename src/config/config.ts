@@ -18,6 +18,7 @@ import {
   type Infer,
 } from './schema.js';
 import { credentialHosts, dockerConfigCredentials } from './docker-credentials.js';
+import { checkPrefetchImage } from './prefetch-image.js';
 
 /**
  * Every setting Stowage has, its default and how it is read — the one definition the type, the
@@ -246,6 +247,27 @@ const cluster = optionalSection(
   },
 );
 
+/** `os/architecture[/variant]`, as in `linux/amd64` or `linux/arm64/v8`. */
+const isPlatform = (text: string): boolean => /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(text);
+
+/** One `prefetch.images[]` entry (lifecycle/prefetch-targets.ts has how a ref is read). */
+const prefetchImage = section({
+  /** `<upstream>/<repository>`, optionally with `:tag` or `@digest` (docker.io/library/alpine, ghcr.io/org/app@sha256:…). */
+  ref: requiredString('an image reference such as docker.io/library/alpine or ghcr.io/org/app@sha256:…'),
+  tags: strings([]),
+  /** A regular expression tags must match (upstream tags are listed). */
+  tagPattern: string(),
+  /** A semver range tags must satisfy (`>=3.19 <4`, `^1.2`); tags that are not versions are left out. */
+  semver: string(),
+  /** Platforms of an index to fetch (`linux/amd64`); empty = all. */
+  platforms: strings([], isPlatform, 'a list of platforms such as linux/amd64 or linux/arm64/v8'),
+  /** Never evict what this entry fetched. */
+  pin: bool(false),
+}, (entry, key) => {
+  checkPrefetchImage(entry, key);
+  return entry;
+});
+
 export const CONFIG_SCHEMA = section(
   {
     server: section({
@@ -282,6 +304,16 @@ export const CONFIG_SCHEMA = section(
     }),
     /** Which tags and untagged manifests GC removes from hosted repositories; the first matching rule applies. */
     retention: listOf(retentionRule),
+    /** Images fetched into the cache before anyone pulls them, and kept fresh (docs/lifecycle.md). */
+    prefetch: section({
+      /** A run starts this often (and once right after start); 0 = only when asked (POST /api/v1/prefetch, `stowage prefetch`). */
+      interval: duration(6 * 3_600_000),
+      /** Blobs downloaded at once by a run. */
+      concurrency: int(4, 1),
+      /** Stop when an upstream's ratelimit-remaining is down to this many pulls: they are left to clients. */
+      pullReserve: int(10),
+      images: listOf(prefetchImage),
+    }),
     /** Repository name patterns that accept pushes. */
     hosted: strings(['team/**'], isNamePattern, 'a list of name patterns such as team/** (lowercase)'),
     limits: section({
@@ -335,6 +367,12 @@ export const CONFIG_SCHEMA = section(
       // The default key file lives under storage.path, which is each replica's own: tokens one
       // replica issued would be refused by the others.
       throw new ConfigError('config: auth.token.signingKey: required with cluster: every replica must sign and verify tokens with the same key (mount one PEM file on all, e.g. from a Kubernetes Secret)');
+    }
+    for (const [i, image] of config.prefetch.images.entries()) {
+      const upstream = image.ref.split('/')[0]!;
+      if (!(upstream in config.upstreams)) {
+        throw new ConfigError(`config: prefetch.images[${i}].ref: "${image.ref}" must start with a configured upstream (${Object.keys(config.upstreams).join(', ') || 'none'})`);
+      }
     }
     if (config.metrics.auth && !config.auth?.htpasswd) {
       throw new ConfigError('config: metrics.auth: needs auth.htpasswd (an admin signs in to /metrics with Basic credentials)');

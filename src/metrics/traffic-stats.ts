@@ -65,6 +65,11 @@ export class TrafficStats implements RegistryObserver, UpstreamObserver {
     return { at, requests, misses, bytesFromCache: this.state.servedBytes.cache, bytesFromUpstream: this.state.servedBytes.upstream };
   }
 
+  /** The upstream's last `ratelimit-remaining` (prefetch keeps a reserve); null when it sent none. */
+  pullsLeft(upstream: string): number | null {
+    return this.state.upstreams[upstream]?.rateLimit?.remaining ?? null;
+  }
+
   // RegistryObserver
   cacheRequest({ upstream, result }: { upstream: string; kind: CacheKind; result: CacheResult }): void {
     this.upstream(upstream).cache[result]++;

@@ -74,6 +74,10 @@ export const ERRORS = {
   METHOD_UNKNOWN: { code: 'UNSUPPORTED', status: 501, message: 'unknown method' },
   /** A garbage collection of another kind (dry or not, another scope) is running; one of the same kind is joined. */
   GC_IN_PROGRESS: { code: 'UNSUPPORTED', status: 409, message: 'a garbage collection is already running' },
+  /** A prefetch run for other images is running; one for the same images is joined. */
+  PREFETCH_IN_PROGRESS: { code: 'UNSUPPORTED', status: 409, message: 'a prefetch run is already running' },
+  /** Pinned content cannot be evicted, and a pin from the config cannot be removed through the API. */
+  PINNED: { code: 'DENIED', status: 409, message: 'the image is pinned' },
   // Requests refused before routing: by Node's HTTP parser or by the framework.
   REQUEST_MALFORMED: { code: 'UNSUPPORTED', status: 400, message: 'malformed HTTP request' },
   REQUEST_TIMEOUT: { code: 'UNSUPPORTED', status: 408, message: 'the request was not received in time' },

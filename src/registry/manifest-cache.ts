@@ -80,7 +80,7 @@ export class ManifestCache {
   async get(target: Target, reference: Reference, request: ManifestRequest): Promise<ManifestContent> {
     const { record, stale } = reference.kind === 'digest'
       ? await this.byDigest(target, reference.digest)
-      : await this.byTag(target, reference.tag);
+      : await this.byTag(target, reference.tag, request.waitForRevalidation === true);
     if (!acceptsManifest(request.accept, record.mediaType)) {
       throw new RegistryError('MANIFEST_UNKNOWN', { reason: `manifest is ${record.mediaType}, which the client does not accept` });
     }
@@ -100,7 +100,7 @@ export class ManifestCache {
     return this.fetch(target, digest, `${target.key}@${digest}`, () => this.fetchAndStore(target, digest, digest));
   }
 
-  private async byTag(target: Target, tag: Tag, recheck = true): Promise<Resolved> {
+  private async byTag(target: Target, tag: Tag, wait: boolean, recheck = true): Promise<Resolved> {
     const { metadata, settings } = this.deps;
     const tagRecord = await metadata.getTag(target.key, tag);
     const record = tagRecord ? await metadata.getManifest(target.key, tagRecord.digest) : null;
@@ -117,7 +117,7 @@ export class ManifestCache {
     if (expired && recheck && this.deps.forgetCached) {
       // Another replica may have revalidated it a moment ago: read it from the store once more.
       this.deps.forgetCached(target.key);
-      return this.byTag(target, tag, false);
+      return this.byTag(target, tag, wait, false);
     }
     if (!expired) {
       this.count('hit');
@@ -128,6 +128,11 @@ export class ManifestCache {
       return { record, stale: true };
     }
     const { promise } = this.flights.run(`revalidate ${key}`, () => this.revalidate(target, tag, record));
+    if (wait) {
+      const result = await promise;
+      this.count(result.stale ? 'stale' : 'hit');
+      return result;
+    }
     const timer = new Promise<null>((resolve) => setTimeout(resolve, settings.revalidateBudget, null).unref());
     const result = await Promise.race([promise, timer]);
     if (result === null) {

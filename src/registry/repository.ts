@@ -48,6 +48,11 @@ export interface ManifestRequest {
   /** Accepted media types (null = anything), from the client's Accept headers. */
   accept: ReadonlySet<string> | null;
   head: boolean;
+  /**
+   * Wait for a due tag revalidation however long it takes, instead of serving the cached manifest
+   * after `revalidateBudget` (prefetch: it must see where the tag points now).
+   */
+  waitForRevalidation?: boolean;
 }
 
 /** The final chunk a completing PUT may carry, appended in the same step as the commit. */

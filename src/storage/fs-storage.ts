@@ -5,6 +5,7 @@ import { EVICTION_PROTECT_MS, LOW_WATERMARK } from './eviction-index.js';
 import { rebuildEvictionIndex } from './eviction-index-rebuild.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { FsMetadataStore } from './fs-metadata-store.js';
+import { FsPinStore } from './fs-pin-store.js';
 import { FsPullStats } from './fs-pull-stats.js';
 import { fsSpoolHandOver } from './fs-spool-hand-over.js';
 import { FsUploadStore } from './fs-upload-store.js';
@@ -53,5 +54,6 @@ export async function openFsStorage(settings: StorageSettings, hooks: StorageHoo
   );
   const indexed = rebuildEvictionIndex(blobs, metadata, eviction).catch(hooks.rebuildFailed);
   const pulls = new FsPullStats(layout.pulls, layout.tmp);
-  return { blobs, metadata, uploads, spool, eviction, pulls, readers, scratchDir: layout.tmp, indexed, probe: null };
+  const pins = new FsPinStore(layout.pins, layout.tmp);
+  return { blobs, metadata, uploads, spool, eviction, pulls, pins, readers, scratchDir: layout.tmp, indexed, probe: null };
 }

@@ -24,6 +24,7 @@ import type { RepositoryKey } from './repository-key.js';
  *       _tags/<tag>                    JSON TagRecord: digest, when it took that digest, when last checked
  *       _referrers/sha256/<subject>/sha256-<hex>   JSON Descriptor of a manifest whose subject is <subject>
  *     pulls/<key>/_pulls.json          pull counts of a repository (FsPullStats)
+ *     pins.json                        images pinned through the API (FsPinStore)
  *
  * Bookkeeping directories start with `_`, which no repository name component can, so a repository
  * called `a/_tags` cannot exist to collide with them.
@@ -35,6 +36,7 @@ export class Layout {
   readonly uploads: string;
   readonly repositories: string;
   readonly pulls: string;
+  readonly pins: string;
 
   constructor(readonly root: string) {
     this.blobs = join(root, 'blobs');
@@ -43,6 +45,7 @@ export class Layout {
     this.uploads = join(root, 'uploads');
     this.repositories = join(root, 'repositories');
     this.pulls = join(root, 'pulls');
+    this.pins = join(root, 'pins.json');
   }
 
   // Paths below are concatenated rather than joined: every part is validated and normal already, and

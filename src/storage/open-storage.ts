@@ -3,6 +3,7 @@ import type { EvictionIndex } from './eviction-index.js';
 import type { FillSpool } from './fill-spool.js';
 import { openFsStorage } from './fs-storage.js';
 import type { MetadataStore } from './metadata-store.js';
+import type { PinStore } from './pin-store.js';
 import type { PullStatsStore } from './pull-stats.js';
 import type { ReaderRegistry } from './reader-registry.js';
 import type { UploadStore } from './upload-store.js';
@@ -42,6 +43,8 @@ export interface Storage {
   spool: FillSpool;
   eviction: EvictionIndex;
   pulls: PullStatsStore;
+  /** Images pinned through the API (lifecycle/pins.ts). */
+  pins: PinStore;
   /** Which blobs this process is sending right now. */
   readers: ReaderRegistry;
   /** A local directory this process writes (temp files, the spool): what readiness probes. */

@@ -114,7 +114,7 @@ describe.runIf(requireTool('htpasswd'))('API with access control', () => {
     expect(await names({ cookie })).toEqual(['docker.io/library/alpine', 'team/shared/base']);
     await expectOciError(await api('repositories/team/app/tags', { cookie }), 403, 'DENIED');
     const shared = (await (await api('repositories/team/shared/base/tags', { cookie })).json()) as any;
-    expect(shared.permissions).toEqual({ delete: false, refresh: false, evict: false });
+    expect(shared.permissions).toEqual({ delete: false, refresh: false, evict: false, pin: false });
     await expectOciError(await api('repositories/team/shared/base/tags/1', { method: 'DELETE', cookie }), 403, 'DENIED');
     expect((await alice.fetch('/v2/team/shared/base/manifests/1')).status).toBe(200);
   });

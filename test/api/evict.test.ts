@@ -61,6 +61,6 @@ describe('POST /api/v1/repositories/{name}/manifests/{ref}/evict', () => {
     await expectOciError(await f.call('repositories/team/app/manifests/1/evict', { method: 'POST' }), 405, 'UNSUPPORTED');
     await expectOciError(await f.call('repositories/docker.io/library/alpine/manifests/nope/evict', { method: 'POST' }), 404, 'MANIFEST_UNKNOWN');
     await expectOciError(await f.call('repositories/docker.io/library/alpine/manifests/3.21/evict', { method: 'POST', headers: {} }), 403, 'DENIED');
-    expect((await f.json('repositories/docker.io/library/alpine')).permissions).toEqual({ delete: false, refresh: true, evict: true });
+    expect((await f.json('repositories/docker.io/library/alpine')).permissions).toEqual({ delete: false, refresh: true, evict: true, pin: true });
   });
 });

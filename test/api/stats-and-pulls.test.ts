@@ -54,7 +54,7 @@ describe('GET /api/v1/stats after real traffic', () => {
     expect(stats.history.length).toBeGreaterThanOrEqual(2);
     expect(stats.history.at(-1)).toMatchObject({ requests: stats.cache.requests, misses: stats.cache.miss, bytesFromCache: stats.bytes.fromCache });
     expect(stats.history[0].requests).toBe(0);
-    expect(stats).toMatchObject({ gc: { running: false, last: null }, prefetch: null });
+    expect(stats).toMatchObject({ gc: { running: false, last: null }, prefetch: { running: false, configured: false, run: null } });
   });
 });
 

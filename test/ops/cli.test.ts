@@ -116,4 +116,24 @@ describe('the stowage command', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('log.format');
   });
+
+  it('prefetch: a client of a running server — plain progress lines in a pipe, exit 0 when fetched, 1 when not', async () => {
+    const { startFakeHub } = await import('../support/fake-hub.js');
+    const { startStowage } = await import('../support/stowage.js');
+    const hub = await startFakeHub();
+    hub.addImage('library/alpine', '3.20', { layerCount: 1, layerSize: 20_000 });
+    const stowage = await startStowage({ config: { hosted: ['team/**'], upstreams: { 'docker.io': { url: hub.url } }, defaultUpstream: 'docker.io', prefetch: { interval: 0 } } });
+    try {
+      const fetched = await run(['prefetch', '--url', stowage.url, 'docker.io/library/alpine:3.20']);
+      expect(fetched.stderr).toBe('');
+      expect(fetched.stdout).toMatch(/^done docker\.io\/library\/alpine:3\.20: /m);
+      expect(fetched.code).toBe(0);
+      const missing = await run(['prefetch', '--url', stowage.url, 'docker.io/library/missing:1']);
+      expect(missing.stdout).toMatch(/^failed docker\.io\/library\/missing:1: /m);
+      expect(missing.code).toBe(1);
+    } finally {
+      await stowage.close();
+      await hub.close();
+    }
+  }, 60_000);
 });

@@ -15,6 +15,7 @@ import { createTestBucket, type TestBucket } from '../support/s3-test-bucket.js'
 import { blobStoreContract } from '../storage/contracts/blob-store-contract.js';
 import { fillSpoolContract, spoolThroughWriter } from '../storage/contracts/fill-spool-contract.js';
 import { metadataStoreContract } from '../storage/contracts/metadata-store-contract.js';
+import { pinStoreContract } from '../storage/contracts/pin-store-contract.js';
 import { pullStatsContract } from '../storage/contracts/pull-stats-contract.js';
 import { uploadStoreContract } from '../storage/contracts/upload-store-contract.js';
 import { content, eventually, readBlob } from '../storage/contracts/support.js';
@@ -71,6 +72,11 @@ describe.skipIf(!rgw)('s3 driver on Ceph RGW', () => {
   pullStatsContract('s3', async () => {
     const { storage, reopen, cleanup } = await s3Storage();
     return { store: storage.pulls, reopen: async () => (await reopen()).pulls, close: cleanup };
+  });
+
+  pinStoreContract('s3', async () => {
+    const { storage, reopen, cleanup } = await s3Storage();
+    return { store: storage.pins, reopen: async () => (await reopen()).pins, close: cleanup };
   });
 
   describe('what only an object store has', () => {

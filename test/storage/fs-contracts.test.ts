@@ -12,6 +12,7 @@ import { blobStoreContract } from './contracts/blob-store-contract.js';
 import { evictionIndexContract } from './contracts/eviction-index-contract.js';
 import { fillSpoolContract, spoolThroughWriter } from './contracts/fill-spool-contract.js';
 import { metadataStoreContract } from './contracts/metadata-store-contract.js';
+import { pinStoreContract } from './contracts/pin-store-contract.js';
 import { uploadStoreContract } from './contracts/upload-store-contract.js';
 
 const HOOKS = { evicted: () => {}, sizeChanged: () => {}, rebuildFailed: (e: unknown) => Promise.reject(e) };
@@ -56,3 +57,8 @@ evictionIndexContract('local', async ({ policy, isInUse, remove, now }) => ({
   index: new LocalEvictionIndex(policy, { isInUse, remove, evicted: () => {}, sizeChanged: () => {} }, now),
   cleanup: async () => {},
 }));
+
+pinStoreContract('fs', async () => {
+  const { storage, reopen, cleanup } = await fsStorage();
+  return { store: storage.pins, reopen: async () => (await reopen()).pins, close: cleanup };
+});

@@ -178,6 +178,32 @@ describe.skipIf(!hasChromium())('web UI', () => {
     await page.context().close();
   });
 
+  it('pins a cached image from its page: the mark shows there and on its tag row, eviction is withheld; unpins it', async () => {
+    const page = await open('/ui/repositories/docker.io/library/alpine/manifests/3.20');
+    await page.getByRole('button', { name: 'Pin', exact: true }).click();
+    await page.getByRole('button', { name: 'Unpin' }).waitFor();
+    expect(await page.locator('header .badge-pinned').innerText()).toBe('pinned');
+    expect(await page.getByRole('button', { name: 'Evict from cache' }).count()).toBe(0);
+    await page.goto(`${f.stowage.url}/ui/repositories/docker.io/library/alpine`);
+    await page.locator('tbody tr', { hasText: '3.20' }).locator('.badge-pinned').waitFor();
+    await page.goto(`${f.stowage.url}/ui/repositories/docker.io/library/alpine/manifests/3.20`);
+    await page.getByRole('button', { name: 'Unpin' }).click();
+    await page.getByRole('button', { name: 'Pin', exact: true }).waitFor();
+    expect(await page.locator('header .badge-pinned').count()).toBe(0);
+    await page.context().close();
+  });
+
+  it('shows a prefetch run on the stats page, image by image', async () => {
+    const started = await f.call('prefetch', { method: 'POST', body: JSON.stringify({ refs: ['docker.io/library/nginx:latest'] }), headers: { 'X-Stowage-CSRF': '1', 'Content-Type': 'application/json' } });
+    expect(started.status).toBe(202);
+    await started.arrayBuffer();
+    const page = await open('/ui/stats');
+    const item = page.locator('[data-section="prefetch"] li[data-state="done"]', { hasText: 'docker.io/library/nginx:latest' });
+    await item.waitFor();
+    expect(await item.innerText()).toContain('fetched');
+    await page.context().close();
+  });
+
   it('runs garbage collection from the stats page: a dry run first, then a confirmed run, and shows the result', async () => {
     await f.registry.pushBlob('team/app', Buffer.from('a blob nothing references'));
     const page = await open('/ui/stats');

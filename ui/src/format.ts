@@ -1,16 +1,7 @@
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+import { formatBytes as bytesText } from '../../src/format-bytes.js';
 
-/** 1536000 → "1.5 MB" (decimal units, as registries and Docker show sizes). */
-export function formatBytes(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined) return '—';
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
-}
+/** 1536000 → "1.5 MB" (decimal units, as registries and Docker show sizes); "—" when unknown. */
+export const formatBytes = (bytes: number | null | undefined): string => (bytes === null || bytes === undefined ? '—' : bytesText(bytes));
 
 /** "3 min ago", "2 days ago"; "never" for null. */
 export function formatAgo(iso: string | null | undefined, now = Date.now()): string {

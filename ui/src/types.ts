@@ -16,6 +16,7 @@ export interface Permissions {
   delete: boolean;
   refresh: boolean;
   evict: boolean;
+  pin: boolean;
 }
 
 export interface TagRow {
@@ -32,6 +33,7 @@ export interface TagRow {
   lastPulledAt: string | null;
   pulls: number;
   signed: boolean;
+  pinned?: boolean;
   revalidatedAt?: string | null;
   expiresAt?: string | null;
   stale?: boolean;
@@ -92,6 +94,7 @@ export interface ManifestDetail {
   referrers: Array<{ digest: string; artifactType: string | null; kind: string; size: number; annotations: Record<string, string> }>;
   signatureTags: Array<{ tag: string; kind: string }>;
   signed: boolean;
+  pinned: boolean;
   pulls: number;
   lastPulledAt: string | null;
   permissions: Permissions;
@@ -115,13 +118,26 @@ export interface Stats {
   cache: { requests: number; hit: number; miss: number; stale: number; coalesced: number; negative: number; hitRatio: number | null };
   bytes: { fromCache: number; fromUpstream: number; saved: number };
   upstreams: UpstreamStats[];
-  storage: { cacheBytes: number; cacheObjects: number; budgetBytes: number; evictions: number; evictedBytes: number };
+  storage: { cacheBytes: number; cacheObjects: number; budgetBytes: number; evictions: number; evictedBytes: number; pinnedBytes: number; pinnedOverBudget: boolean };
   pushes: { manifest: number; blob: number };
   fills: Array<{ digest: string; upstream: string; bytesDone: number; size: number | null }>;
   historyIntervalMs: number;
   history: Array<{ at: string; requests: number; misses: number; bytesFromCache: number; bytesFromUpstream: number }>;
   gc: GcStatus;
-  prefetch: null | Record<string, unknown>;
+  prefetch: PrefetchStatus;
+}
+
+/** GET /api/v1/prefetch: the run in progress, else the last one. */
+export interface PrefetchStatus {
+  running: boolean;
+  configured: boolean;
+  run: null | {
+    id: string;
+    trigger: string;
+    startedAt: string;
+    finishedAt: string | null;
+    images: Array<{ ref: string; state: 'pending' | 'fetching' | 'done' | 'failed' | 'skipped'; bytesTotal: number; bytesDone: number; pinned: boolean; error: string | null }>;
+  };
 }
 
 /** A garbage collection run's report (POST /api/v1/gc). */

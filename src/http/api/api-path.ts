@@ -14,7 +14,8 @@ export type ApiRepositoryPath =
   | { target: 'tag'; name: RepositoryName; tag: Tag }
   | { target: 'refresh'; name: RepositoryName; tag: Tag }
   | { target: 'manifest'; name: RepositoryName; reference: Reference }
-  | { target: 'evict'; name: RepositoryName; reference: Reference };
+  | { target: 'evict'; name: RepositoryName; reference: Reference }
+  | { target: 'pin'; name: RepositoryName; reference: Reference };
 
 export function parseApiRepositoryPath(rawPath: string): ApiRepositoryPath {
   let match: RegExpExecArray | null;
@@ -23,6 +24,9 @@ export function parseApiRepositoryPath(rawPath: string): ApiRepositoryPath {
   if ((match = /^(.+)\/tags\/([^/]+)$/.exec(rawPath))) return { target: 'tag', name: parseRepositoryName(match[1]!), tag: tagOf(match[2]!) };
   if ((match = /^(.+)\/manifests\/([^/]+)\/evict$/.exec(rawPath))) {
     return { target: 'evict', name: parseRepositoryName(match[1]!), reference: parseReference(decode(match[2]!)) };
+  }
+  if ((match = /^(.+)\/manifests\/([^/]+)\/pin$/.exec(rawPath))) {
+    return { target: 'pin', name: parseRepositoryName(match[1]!), reference: parseReference(decode(match[2]!)) };
   }
   if ((match = /^(.+)\/manifests\/([^/]+)$/.exec(rawPath))) {
     return { target: 'manifest', name: parseRepositoryName(match[1]!), reference: parseReference(decode(match[2]!)) };

@@ -91,6 +91,7 @@ export async function getManifest(ctx: ApiContext, request: FastifyRequest, _rep
     referrers: referrerList,
     signatureTags,
     signed: referrerList.some((r) => r.kind === 'signature') || signatureTags.some((t) => t.kind === 'signature'),
+    pinned: ctx.services.pins.isPinned(record.digest),
     pulls: pullCount?.pulls ?? 0,
     lastPulledAt: isoDate(pullCount?.lastPulledAt),
     permissions: permissionsOf(ctx, viewer, view),
@@ -127,6 +128,7 @@ export async function evictManifest(ctx: ApiContext, request: FastifyRequest, _r
   const { metadata, images, storage } = ctx.services;
   const digest = path.reference.kind === 'digest' ? path.reference.digest : (await metadata.getTag(view.key, path.reference.tag))?.digest;
   if (!digest) throw new RegistryError('MANIFEST_UNKNOWN', { tag: path.reference.kind === 'tag' ? path.reference.tag : undefined });
+  if (ctx.services.pins.isPinned(digest)) throw new RegistryError('PINNED', { digest }, { message: 'the image is pinned (never evicted): unpin it first' });
   const result = await evictCachedImage({ metadata, cache: storage.eviction, reader: images }, view.key, digest);
   return { digest, ...result };
 }

@@ -8,6 +8,7 @@ import { isoDate, routeOfCanonical, type ApiContext } from './context.js';
 import { requireAllowed, viewerOf } from './guard.js';
 import { deleteManifest, evictManifest, getManifest } from './manifests.js';
 import { nameMatcher, pageRequest, paginate, type SortColumns } from './paging.js';
+import { pinManifest, unpinManifest } from './pins.js';
 import { deleteTag, listTags, refreshTag } from './tags.js';
 
 type Row = { view: RepositoryView; pulls: PullCount | undefined };
@@ -45,6 +46,7 @@ export function permissionsOf(ctx: ApiContext, viewer: Identity, view: Pick<Repo
     refresh: !hosted && ctx.access.allows(viewer, 'pull', view.name),
     // Evicting cached content changes what everyone gets: admins (everyone in open mode).
     evict: !hosted && viewer.admin,
+    pin: !hosted && viewer.admin,
   };
 }
 
@@ -97,6 +99,7 @@ const HANDLERS: { [T in Target]: Partial<Record<string, Handler<Extract<ApiRepos
   refresh: { POST: refreshTag },
   manifest: { GET: getManifest, DELETE: deleteManifest },
   evict: { POST: evictManifest },
+  pin: { POST: pinManifest, DELETE: unpinManifest },
 };
 
 /** GET /api/v1/repositories/{name} */

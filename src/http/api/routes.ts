@@ -4,6 +4,7 @@ import type { ApiContext } from './context.js';
 import { registerGcRoutes } from './gc.js';
 import { apiGuard } from './guard.js';
 import { registerInfoRoutes } from './info.js';
+import { registerPrefetchRoutes } from './prefetch.js';
 import { registerRepositoryRoutes } from './repositories.js';
 import { registerSessionRoutes } from './session.js';
 import { registerStatsRoutes } from './stats.js';
@@ -29,6 +30,7 @@ export function registerApiRoutes(server: FastifyInstance, services: Services, a
       registerRepositoryRoutes(api, ctx);
       registerStatsRoutes(api, ctx);
       registerGcRoutes(api, ctx);
+      registerPrefetchRoutes(api, ctx);
     },
     { prefix: '/api/v1' },
   );

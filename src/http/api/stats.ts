@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { RegistryError } from '../../oci/errors.js';
 import { isoDate, type ApiContext } from './context.js';
 import { gcStatusJson } from './gc.js';
+import { prefetchStatusJson } from './prefetch.js';
 import { viewerOf } from './guard.js';
 
 /**
@@ -52,6 +53,9 @@ export function registerStatsRoutes(api: FastifyInstance, ctx: ApiContext): void
         cacheBytes: cached.bytes,
         cacheObjects: cached.objects,
         budgetBytes: config.storage.maxSize,
+        // Pinned content is never evicted: above the budget it is a warning, not an eviction.
+        pinnedBytes: cached.pinnedBytes,
+        pinnedOverBudget: ctx.services.pins.pinnedOverBudget,
         evictions: t.evictions,
         evictedBytes: t.evictedBytes,
       },
@@ -60,7 +64,7 @@ export function registerStatsRoutes(api: FastifyInstance, ctx: ApiContext): void
       historyIntervalMs: history.intervalMs,
       history: [...history.list(), traffic.sample(Date.now())].map((s) => ({ ...s, at: isoDate(s.at) })),
       gc: gcStatusJson(ctx.services.gc),
-      prefetch: null,
+      prefetch: prefetchStatusJson(ctx.services.prefetcher),
     };
   });
 }

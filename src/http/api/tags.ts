@@ -40,7 +40,7 @@ export async function listTags(ctx: ApiContext, request: FastifyRequest, _reply:
   return {
     ...repositoryJson(view, pulls),
     permissions: permissionsOf(ctx, viewer, view),
-    tags: result.items.map((r) => ({ ...tagJson(r.tag, r.pulls), ...freshness(r.tag) })),
+    tags: result.items.map((r) => ({ ...tagJson(r.tag, r.pulls), pinned: ctx.services.pins.isPinned(r.tag.digest), ...freshness(r.tag) })),
     nextCursor: result.nextCursor,
     total: result.total,
   };

@@ -22,6 +22,7 @@ import type { RepositoryKey } from '../repository-key.js';
  *       _tags/<tag>                    JSON TagRecord
  *       _referrers/sha256/<subject>/sha256-<hex>   JSON Descriptor of a manifest whose subject is <subject>
  *     pulls/<key>/_pulls-<writer>.json pull counts of a repository as one process counted them (S3PullStats)
+ *     pins/<sha256>.json               one image pinned through the API (S3PinStore)
  *     _probe/<uuid>                    readiness: written and deleted (bounded, cached)
  *
  * Bookkeeping names start with `_`, which no repository name component can.
@@ -31,6 +32,7 @@ export const S3_LAYOUT = {
   uploads: 'uploads/',
   repositories: 'repositories/',
   pulls: 'pulls/',
+  pins: 'pins/',
   probe: '_probe/',
 
   blob(digest: Digest): string {

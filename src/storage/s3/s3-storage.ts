@@ -12,6 +12,7 @@ import { S3BlobStore } from './s3-blob-store.js';
 import { S3Bucket, type S3Settings } from './s3-bucket.js';
 import { S3_LAYOUT } from './s3-layout.js';
 import { S3MetadataStore } from './s3-metadata-store.js';
+import { S3PinStore } from './s3-pin-store.js';
 import { S3PullStats } from './s3-pull-stats.js';
 import { s3SpoolHandOver } from './s3-spool-hand-over.js';
 import { S3UploadStore } from './s3-upload-store.js';
@@ -57,5 +58,6 @@ export async function openS3Storage(settings: StorageSettings, s3: S3Settings, h
     await bucket.put(path, 'ok');
     await bucket.delete(path);
   };
-  return { blobs, metadata, uploads, spool, eviction, pulls, readers, scratchDir: tmp, indexed, probe };
+  const pins = new S3PinStore(bucket);
+  return { blobs, metadata, uploads, spool, eviction, pulls, pins, readers, scratchDir: tmp, indexed, probe };
 }

@@ -17,6 +17,15 @@ export function ManifestView({ name, reference, info }: { name: string; referenc
   const [confirming, setConfirming] = useState(false);
   const [failure, setFailure] = useState<string | null>(null);
   useEffect(() => setPlatform(null), [name, reference]);
+  const togglePin = async (): Promise<void> => {
+    setFailure(null);
+    try {
+      await api(`repositories/${repoPath(name)}/manifests/${encodeURIComponent(reference)}/pin`, { method: data!.pinned ? 'DELETE' : 'POST' });
+      reload();
+    } catch (e) {
+      setFailure(`Could not ${data!.pinned ? 'unpin' : 'pin'}: ${(e as ApiError).message}`);
+    }
+  };
   const evict = async (): Promise<void> => {
     setConfirming(false);
     try {
@@ -46,7 +55,13 @@ export function ManifestView({ name, reference, info }: { name: string; referenc
         </h1>
         <Badge kind="type">{data.type ?? 'unknown'}</Badge>
         {data.signed ? <Badge kind="signed" title="a signature refers to this manifest">signed</Badge> : <Badge kind="unsigned">not signed</Badge>}
-        {data.permissions.evict && (
+        {data.pinned && <Badge kind="pinned" title="never evicted from the cache, whatever its budget">pinned</Badge>}
+        {data.permissions.pin && (
+          <button type="button" class="button small header-action" onClick={() => void togglePin()}>
+            {data.pinned ? 'Unpin' : 'Pin'}
+          </button>
+        )}
+        {data.permissions.evict && !data.pinned && (
           <button type="button" class="button small danger header-action" onClick={() => setConfirming(true)}>
             Evict from cache
           </button>

@@ -113,6 +113,7 @@ export function RepositoryView({ name, info }: { name: string; info: Info | null
                   <td class="name">
                     <a href={manifestHref(data.name, t.tag)}>{t.tag}</a>
                     {t.signed && <Badge kind="signed" title="signed: a signature refers to this manifest">signed</Badge>}
+                    {t.pinned && <Badge kind="pinned" title="pinned: never evicted from the cache">pinned</Badge>}
                     {t.stale && <Badge kind="stale" title="past its TTL and the upstream is failing: served stale">stale</Badge>}
                     <div class="digest">{shortDigest(t.digest)}</div>
                   </td>

@@ -2,6 +2,7 @@ import { useEffect } from 'preact/hooks';
 import { formatAgo, formatBytes, formatCount, formatDate, formatPercent, shortDigest } from '../format';
 import { LineChart } from '../components/chart';
 import { GcPanel } from '../components/gc-panel';
+import { PrefetchPanel } from '../components/prefetch-panel';
 import { ErrorState, Loading } from '../components/states';
 import { Badge } from '../components/table';
 import type { Stats } from '../types';
@@ -58,6 +59,11 @@ export function StatsView() {
             </>
           ) : (
             <p class="muted">no budget set (storage.maxSize) · {formatCount(storage.cacheObjects)} blobs · {formatCount(storage.evictions)} evictions</p>
+          )}
+          {storage.pinnedBytes > 0 && (
+            <p class={storage.pinnedOverBudget ? 'notice notice-error' : 'muted'} data-figure="pinned">
+              {formatBytes(storage.pinnedBytes)} pinned (never evicted){storage.pinnedOverBudget ? ': more than the budget' : ''}
+            </p>
           )}
         </div>
         <div class="card" data-figure="outcomes">
@@ -131,12 +137,7 @@ export function StatsView() {
         )}
       </section>
       <GcPanel gc={data.gc} changed={reload} />
-      {data.prefetch && (
-        <section class="panel" data-section="prefetch">
-          <h2>Prefetch</h2>
-          <pre>{JSON.stringify(data.prefetch, null, 2)}</pre>
-        </section>
-      )}
+      {(data.prefetch.configured || data.prefetch.run) && <PrefetchPanel prefetch={data.prefetch} />}
     </section>
   );
 }
