@@ -16,6 +16,12 @@ export const ON_S3 = [
   'test/http/conformance-content-management.test.ts',
   'test/proxy/pull-through.test.ts',
   'test/proxy/blob-fills.test.ts',
+  // Lifecycle work goes through the storage interfaces only: GC (racing pushes), retention, prefetch, pins.
+  'test/lifecycle/gc.test.ts',
+  'test/lifecycle/gc-race.test.ts',
+  'test/lifecycle/retention.test.ts',
+  'test/lifecycle/prefetch.test.ts',
+  'test/lifecycle/pins.test.ts',
 ];
 
 export default defineConfig({
