@@ -45,7 +45,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const quick = argv.includes('--quick');
   return {
     only: new Set((flag('--only') ?? '1,2,3,4,6,7,8,9,10').split(',').map((s) => s.trim())),
-    rounds: { cold: quick ? 2 : 3, link: quick ? 1 : 2, warm: quick ? 3 : 5, push: quick ? 1 : 2, startup: 3 },
+    rounds: { cold: quick ? 2 : 3, link: quick ? 1 : 2, warm: quick ? 3 : 7, push: quick ? 1 : 2, startup: 3 },
     wrkSeconds: quick ? 5 : 10,
     clients: 20,
     cachedBlobs: Number(flag('--blobs') ?? 100_000),

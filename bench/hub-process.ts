@@ -11,7 +11,7 @@
  * blob bodies dominate), and the request log aggregated as `"<kind> <METHOD>" → count`.
  */
 import dc from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { startFakeHub } from '../test/support/fake-hub.js';
@@ -64,7 +64,9 @@ const control = http.createServer((request, response) => {
 await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
 controlPort = (control.address() as AddressInfo).port;
 
-writeFileSync(argument('--ready'), JSON.stringify({ url: hub.url, cdnUrl: hub.cdnUrl, controlUrl: `http://127.0.0.1:${controlPort}` }));
+// Written aside and renamed: the bench polls for the file and read it half-written under load.
+writeFileSync(`${argument('--ready')}.part`, JSON.stringify({ url: hub.url, cdnUrl: hub.cdnUrl, controlUrl: `http://127.0.0.1:${controlPort}` }));
+renameSync(`${argument('--ready')}.part`, argument('--ready'));
 
 const stop = (): void => {
   control.close();

@@ -50,6 +50,12 @@ export interface Hub {
   stats(): Promise<HubStats>;
   /** Paces blob bodies to `bytesPerSecond` (a link's speed); 0 = as fast as possible. */
   setBandwidth(bytesPerSecond: number): Promise<void>;
+  /**
+   * Resolves once the hub has written nothing for half a second (at most 60 s): every download a
+   * subject started is over. The reference stores a cold blob with a second download of its own
+   * that can outlast the client's, so its work for one GET ends only then.
+   */
+  quiet(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,12 +78,22 @@ export async function startHub(backendUrl: string): Promise<Hub> {
     ready: () => existsSync(readyFile),
   });
   const info = JSON.parse(readFileSync(readyFile, 'utf8')) as { url: string; cdnUrl: string; controlUrl: string };
+  const stats = async (): Promise<HubStats> => {
+    const response = await fetch(`${info.controlUrl}/stats`);
+    return (await response.json()) as HubStats;
+  };
   return {
     ...info,
     pid: daemon.pid,
-    stats: async () => {
-      const response = await fetch(`${info.controlUrl}/stats`);
-      return (await response.json()) as HubStats;
+    stats,
+    quiet: async () => {
+      let last = (await stats()).bytes;
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const now = (await stats()).bytes;
+        if (now === last) return;
+        last = now;
+      }
     },
     setBandwidth: async (bytesPerSecond) => {
       const response = await fetch(`${info.controlUrl}/bandwidth?bytesPerSecond=${bytesPerSecond}`, { method: 'PUT' });

@@ -11,7 +11,11 @@ import { cpuOf, memoryOf, REPO_ROOT, resetPeakMemory, type Server } from '../sub
  * first GET (cold, in a process that has served nothing yet) is reported apart (2d). Then, round by
  * round, the blob is deleted from its storage and fetched cold again: the steady state of a running
  * cache meeting a blob it does not have, with a warm process and a cached upstream token — as the
- * direct fetch reuses one token.
+ * direct fetch reuses one token. A GET's server CPU, upstream bytes and upstream CPU are read once
+ * the hub has gone quiet, not when the client has its bytes: the reference stores a cold blob with
+ * a second download of its own that often outlasts the client's (read 200 ms after the client, its
+ * CPU came out at about half of what the GET cost it, and its last bytes were charged to whichever
+ * subject went next).
  */
 export async function coldFigures(ctx: Bench, upstreamPids: number[]): Promise<Record<Kind, Server>> {
   const { hub, images } = ctx;
@@ -33,7 +37,7 @@ export async function coldFigures(ctx: Bench, upstreamPids: number[]): Promise<R
     servers[kind] = await ctx.startSubject(kind);
     const cpuBefore = cpuOf(servers[kind].pid);
     const transfer = checkTransfer(`${kind} first cold`, await curlGet(blobUrl(servers[kind], images)), size);
-    await new Promise((r) => setTimeout(r, 200)); // let the fill commit before CPU and memory are read
+    await hub.quiet(); // everything this GET set off is done: Stowage's commit, the reference's second download
     first[kind] = { transfer, peak: memoryOf(servers[kind].pid).peak, cpuMs: cpuOf(servers[kind].pid) - cpuBefore };
     resetPeakMemory(servers[kind].pid);
   }
@@ -48,7 +52,7 @@ export async function coldFigures(ctx: Bench, upstreamPids: number[]): Promise<R
       const cpuBefore = cpuOf(server.pid);
       const upstreamBefore = upstreamCpu();
       cold[kind].push(checkTransfer(`${kind} cold`, await curlGet(blobUrl(server, images)), size));
-      await new Promise((r) => setTimeout(r, 200));
+      await hub.quiet();
       cpu[kind].push(cpuOf(server.pid) - cpuBefore);
       upstreamSide[kind].push(upstreamCpu() - upstreamBefore);
       upstream[kind].push((await hub.stats()).bytes - before.bytes);
@@ -81,7 +85,7 @@ export async function coldFigures(ctx: Bench, upstreamPids: number[]): Promise<R
       target: `info (direct: ${fmt.n(ttfb(direct), 1)} ms)`,
       pass: null,
     });
-    ctx.rows.push(cpuRow('2c. server CPU time per cold 300 MB GET (ms, median)', cpu));
+    ctx.rows.push(cpuRow('2c. server CPU time per cold 300 MB GET (ms, median and range)', cpu));
     ctx.rows.push({
       figure: '2e. CPU of the upstream side (hub + its registry) per cold GET (ms)',
       stowage: fmt.n(median(upstreamSide.stowage)),
@@ -151,9 +155,9 @@ export async function warmFigure(ctx: Bench, warm: Record<Kind, Server>): Promis
   ctx.log(`warm: stowage ${list(results.stowage)} MB/s; reference ${list(results.reference)} MB/s; sendfile ${list(sendfileSpeeds)} MB/s; file read ${fmt.n(file)} MB/s`);
   ctx.raw.warm = { results, cpuMs: cpu, fileReads, sendfile: sendfileSpeeds, cachedFile };
   ctx.rows.push({
-    figure: '1a. warm blob GET, 300 MB, 1 client (MB/s, median)',
-    stowage: fmt.n(s),
-    reference: fmt.n(r),
+    figure: `1a. warm blob GET, 300 MB, 1 client, ${ctx.options.rounds.warm} interleaved rounds (MB/s, median and range)`,
+    stowage: `${fmt.n(s)} (${spread(results.stowage)})`,
+    reference: `${fmt.n(r)} (${spread(results.reference)})`,
     ratio: fmt.ratio(s, r),
     target: '≥ reference',
     pass: s >= r,
@@ -174,7 +178,7 @@ export async function warmFigure(ctx: Bench, warm: Record<Kind, Server>): Promis
     target: `info: ${fmt.n(file)} MB/s, page cache to /dev/null`,
     pass: null,
   });
-  ctx.rows.push(cpuRow('1d. server CPU time per warm 300 MB GET (ms, median)', cpu));
+  ctx.rows.push(cpuRow('1d. server CPU time per warm 300 MB GET (ms, median and range)', cpu));
   ctx.rows.push({
     figure: '5a. peak RSS, warm 300 MB GETs',
     stowage: fmt.mib(memoryOf(warm.stowage.pid).peak),
@@ -213,10 +217,15 @@ async function ddRead(path: string): Promise<number> {
 function cpuRow(figure: string, cpu: Record<Kind, number[]>): Row {
   return {
     figure,
-    stowage: fmt.n(median(cpu.stowage)),
-    reference: fmt.n(median(cpu.reference)),
+    stowage: `${fmt.n(median(cpu.stowage))} (${spread(cpu.stowage)})`,
+    reference: `${fmt.n(median(cpu.reference))} (${spread(cpu.reference)})`,
     ratio: fmt.ratio(median(cpu.stowage), median(cpu.reference)),
     target: 'info (less is better; robust to machine load)',
     pass: null,
   };
+}
+
+/** "min–max" of a figure's samples: on a shared machine one run's spread is its honest precision. */
+function spread(values: number[]): string {
+  return `${fmt.n(Math.min(...values))}–${fmt.n(Math.max(...values))}`;
 }

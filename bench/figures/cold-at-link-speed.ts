@@ -27,6 +27,7 @@ export async function linkSpeedFigure(ctx: Bench, servers: Record<Kind, Server>)
       for (const kind of ordered(round)) {
         await servers[kind].forgetBlob(digest);
         cold[kind].push(checkTransfer(`${kind} cold at link speed`, await curlGet(blobUrl(servers[kind], images)), size));
+        await hub.quiet(); // the reference's own store download must not share the next transfer's link
       }
       const last = (ts: Transfer[]): string => fmt.n(fmt.mbps(size, ts.at(-1)!.totalMs));
       ctx.log(`link-speed round ${round + 1}: direct ${last(direct)} MB/s, stowage ${last(cold.stowage)} MB/s, reference ${last(cold.reference)} MB/s`);

@@ -28,7 +28,7 @@ export async function concurrentFigure(ctx: Bench): Promise<void> {
       const fresh = await measure(server);
       // The reference stores the blob with a download of its own that may outlast its clients:
       // forgetting the blob before that one finished would let it land again behind our back.
-      await upstreamQuiet(hub);
+      await hub.quiet();
       await server.forgetBlob(images.big.layerDigest);
       resetPeakMemory(server.pid);
       const steady = await measure(server);
@@ -76,15 +76,4 @@ export async function concurrentFigure(ctx: Bench): Promise<void> {
     target: '< 150 MiB (warm process)',
     pass: s.steady.peak < 150 * 1048576,
   });
-}
-
-/** Waits until the hub has written nothing for half a second (at most 60 s). */
-async function upstreamQuiet(hub: Bench['hub']): Promise<void> {
-  let last = (await hub.stats()).bytes;
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const now = (await hub.stats()).bytes;
-    if (now === last) return;
-    last = now;
-  }
 }
