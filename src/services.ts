@@ -208,7 +208,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     proxies.set(name, { upstream, manifests, referrers });
   }
 
-  const finishing = new FinishingUploads();
+  const finishing = new FinishingUploads(cluster?.finishing ?? null);
   const holders = new BlobHolders();
   const content = new LocalContentLock();
   const hostedDeps = {

@@ -3,13 +3,10 @@ import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest.js';
 import { fillHere, type FillCoordinator, type FillPlan } from '../registry/fill-coordinator.js';
 import type { ClusterObserver } from './cluster-observer.js';
+import { DELETE_IF_OWNER, RENEW_IF_OWNER } from './owned-keys.js';
 import type { PeerClient } from './peer-client.js';
 import { RedisUnavailable, type RedisLink } from './redis-link.js';
 
-/** Extends the claim's expiry if this replica still holds it. */
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-/** Deletes the claim if this replica still holds it (after expiry another replica may). */
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /** This replica, as its claims name it: a random id per process and where peers reach it. */
 export interface Replica {
@@ -83,7 +80,7 @@ export class ClusterFills implements FillCoordinator {
   private hold(key: string, digest: Digest, done: Promise<unknown>): void {
     const { link, claimTtlMs, logger } = this.deps;
     const renew = setInterval(() => {
-      link.run((redis) => redis.eval(RENEW, 1, key, this.value, String(claimTtlMs))).then(
+      link.run((redis) => redis.eval(RENEW_IF_OWNER, 1, key, this.value, String(claimTtlMs))).then(
         (renewed) => {
           if (renewed === 0) logger.warn({ digest }, 'lost the claim of a blob download (Redis was away or this replica stalled): another replica may download it too');
         },
@@ -93,7 +90,7 @@ export class ClusterFills implements FillCoordinator {
     renew.unref();
     const release = (): void => {
       clearInterval(renew);
-      link.run((redis) => redis.eval(RELEASE, 1, key, this.value)).catch(() => {});
+      link.run((redis) => redis.eval(DELETE_IF_OWNER, 1, key, this.value)).catch(() => {});
     };
     done.then(release, release);
   }

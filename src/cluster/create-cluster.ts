@@ -7,6 +7,7 @@ import type { ClusterObserver } from './cluster-observer.js';
 import { MetadataSync, type MetadataCaches } from './metadata-sync.js';
 import { PeerClient } from './peer-client.js';
 import { PeerSignature, sessionKeyFromSecret } from './peer-signature.js';
+import { RedisFinishingMarks } from './redis-finishing-marks.js';
 import { RedisLink } from './redis-link.js';
 import { RedisNotFoundCache } from './redis-not-found-cache.js';
 
@@ -23,6 +24,8 @@ export interface Cluster {
   /** Tells the other replicas about metadata written here, and drops caches when they write. */
   sync: MetadataSync;
   notFound(now?: () => number): NotFoundCache;
+  /** Upload sessions being completed on some replica (registry/finishing-uploads.ts). */
+  finishing: RedisFinishingMarks;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export function createCluster(
     sessionKey: sessionKeyFromSecret(config.secret),
     sync,
     notFound: (now) => new RedisNotFoundCache(link, now),
+    finishing: new RedisFinishingMarks(link, replica.id),
     async close() {
       sync.close();
       await peers.close();

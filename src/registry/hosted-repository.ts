@@ -43,6 +43,8 @@ export interface HostedDeps {
   now: () => number;
 }
 
+const finishing = (id: string): RegistryError => new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id }, { message: 'the upload is being completed or cancelled' });
+
 const manifestUnknown = (reference: Reference): RegistryError =>
   new RegistryError('MANIFEST_UNKNOWN', reference.kind === 'tag' ? { tag: reference.tag } : { digest: reference.digest });
 
@@ -179,20 +181,20 @@ export class HostedRepository implements Repository {
   }
 
   async getUpload(id: string): Promise<UploadSession> {
-    this.admit(id);
+    await this.admit(id);
     return this.deps.uploads.get(id, this.key);
   }
 
   async appendUpload(id: string, body: Readable, options: { start?: number; length?: number }): Promise<UploadSession> {
-    this.admit(id);
+    await this.admit(id);
     const session = await this.deps.uploads.get(id, this.key);
     return this.deps.uploads.append(session, body, options);
   }
 
   async completeUpload(id: string, digest: Digest, lastChunk?: LastChunk): Promise<{ digest: Digest; size: number }> {
-    this.admit(id);
-    const release = this.deps.finishing.begin(this.key, id);
+    const release = this.finish(id);
     try {
+      await this.refuseIfFinishingElsewhere(id);
       let session = await this.deps.uploads.get(id, this.key);
       if (lastChunk) session = await this.deps.uploads.append(session, lastChunk.body, lastChunk.options);
       // Published and linked under one hold: between the two the blob is referenced by nothing.
@@ -211,9 +213,9 @@ export class HostedRepository implements Repository {
   }
 
   async cancelUpload(id: string): Promise<void> {
-    this.admit(id);
-    const release = this.deps.finishing.begin(this.key, id);
+    const release = this.finish(id);
     try {
+      await this.refuseIfFinishingElsewhere(id);
       const session = await this.deps.uploads.get(id, this.key);
       await this.deps.uploads.cancel(session);
     } finally {
@@ -221,8 +223,19 @@ export class HostedRepository implements Repository {
     }
   }
 
-  /** A session whose PUT or DELETE is running is finished for every other request (FinishingUploads). */
-  private admit(id: string): void {
-    if (this.deps.finishing.has(this.key, id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id }, { message: 'the upload is being completed or cancelled' });
+  /** A session whose PUT or DELETE is running, here or on another replica, is finished for every other request (FinishingUploads). */
+  private async admit(id: string): Promise<void> {
+    if (this.deps.finishing.has(this.key, id)) throw finishing(id);
+    await this.refuseIfFinishingElsewhere(id);
+  }
+
+  /** The PUT or DELETE of a session arrived: refused if another one runs here, else marked at once (arrival order decides). */
+  private finish(id: string): () => void {
+    if (this.deps.finishing.has(this.key, id)) throw finishing(id);
+    return this.deps.finishing.begin(this.key, id);
+  }
+
+  private async refuseIfFinishingElsewhere(id: string): Promise<void> {
+    if (await this.deps.finishing.elsewhere(this.key, id)) throw finishing(id);
   }
 }

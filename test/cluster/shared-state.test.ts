@@ -90,6 +90,37 @@ describe.skipIf(!requireTool('redis-server') || !sharedStore())('state shared by
     expect(sha256(Buffer.from(await blob.arrayBuffer()))).toBe(digest);
   });
 
+  it('an upload whose PUT is running on one replica is finished for the other: its GET and a late PATCH are 404', async () => {
+    const location = await a.startUpload('team/finishing');
+    const bytes = bytesOf('finished elsewhere', 4096);
+    let deliver!: () => void;
+    const held = new Promise<void>((resolve) => (deliver = resolve));
+    // The PUT's body (its last chunk) arrives in two parts; A is completing the session meanwhile.
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(bytes.subarray(0, 2048));
+        await held;
+        controller.enqueue(bytes.subarray(2048));
+        controller.close();
+      },
+    });
+    expect((await b.fetch(location)).status).toBe(204);
+    const put = a.fetch(`${location}${location.includes('?') ? '&' : '?'}digest=${sha256(bytes)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body,
+      duplex: 'half',
+    } as unknown as Parameters<RegistryClient['fetch']>[1]);
+    await waitFor(async () => (await b.fetch(location)).status === 404, { timeoutMs: 5_000, intervalMs: 20, description: "B seeing A's PUT" });
+    const late = await b.fetch(location, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from('late') });
+    expect(late.status).toBe(404);
+    expect(((await late.json()) as { errors: Array<{ code: string }> }).errors[0]!.code).toBe('BLOB_UPLOAD_UNKNOWN');
+    deliver();
+    const done = await put;
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(sha256(Buffer.from(await (await b.fetch(`/v2/team/finishing/blobs/${sha256(bytes)}`)).arrayBuffer()))).toBe(sha256(bytes));
+  });
+
   it('a tag revalidated on one replica is fresh on the other: no upstream request from it', async () => {
     hub.addImage('library/fresh', 'v1', { layerCount: 1, layerSize: 1000 });
     const get = (client: RegistryClient): Promise<Response> =>
