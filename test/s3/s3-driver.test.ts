@@ -10,8 +10,12 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { RepositoryKey } from '../../src/storage/repository-key.js';
+import { BufferPool } from '../../src/storage/buffer-pool.js';
 import { openStorage, type Storage } from '../../src/storage/open-storage.js';
+import { S3BlobStore } from '../../src/storage/s3/s3-blob-store.js';
+import { S3Bucket } from '../../src/storage/s3/s3-bucket.js';
 import { createTestBucket, type TestBucket } from '../support/s3-test-bucket.js';
+import { slowSink } from '../support/slow-sink.js';
 import { blobStoreContract } from '../storage/contracts/blob-store-contract.js';
 import { fillSpoolContract, spoolThroughWriter } from '../storage/contracts/fill-spool-contract.js';
 import { metadataStoreContract } from '../storage/contracts/metadata-store-contract.js';
@@ -138,6 +142,31 @@ describe.skipIf(!rgw)('s3 driver on Ceph RGW', () => {
       expect((await readBlob(subject.storage.blobs, digest)).equals(bytes)).toBe(true);
       expect(await subject.bucket.keys()).toEqual([blobKey(digest)]);
       expect(await subject.bucket.pendingUploads()).toEqual([]);
+    });
+
+    it('reads through pooled 1 MiB buffers to a slow client are exactly the bytes, whole and in ranges across buffer edges', async () => {
+      subject = await s3Storage();
+      const { bytes, digest } = content(5 * MiB + 123);
+      await subject.storage.blobs.putBytes(digest, bytes);
+      for (const [start, end] of [[0, bytes.length - 1], [MiB - 1, 3 * MiB + 1], [bytes.length - 10, bytes.length - 1], [7, 7]] as const) {
+        const { sink, received } = slowSink();
+        const finished = new Promise((resolve) => sink.once('finish', resolve));
+        await (await subject.storage.blobs.openReader(digest, { start, end })).pipeTo(sink);
+        await finished;
+        expect(received().equals(bytes.subarray(start, end + 1)), `bytes ${start}-${end}`).toBe(true);
+      }
+    });
+
+    it('a store that refuses a blob GET is UNAVAILABLE naming its error, never BLOB_UNKNOWN, and no signature shows', async () => {
+      subject = await s3Storage();
+      const { bytes, digest } = content(1000);
+      await subject.storage.blobs.putBytes(digest, bytes);
+      const settings = { ...subject.bucket.settings, secretAccessKey: 'not-the-secret' };
+      const refused = new S3BlobStore(new S3Bucket(settings, { debug() {} }), tmpdir(), new BufferPool(MiB, 1));
+      const error = await refused.openReader(digest, { start: 0, end: 999 }).then(() => null, (e: unknown) => e);
+      expect(error).toMatchObject({ code: 'UNAVAILABLE', status: 503, message: expect.stringContaining('SignatureDoesNotMatch') });
+      const cause = (error as Error).cause as Error;
+      expect(`${String(error)} ${String(cause)} ${cause.stack} ${JSON.stringify(error)}`).not.toMatch(/Signature=|X-Amz-Credential|not-the-secret/i);
     });
 
     it('the readiness probe writes to the bucket, and fails when the bucket is gone', async () => {

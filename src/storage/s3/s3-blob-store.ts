@@ -2,9 +2,9 @@ import { rm } from 'node:fs/promises';
 import { digestAlgorithm, digestOf, isDigest, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
 import { RegistryError } from '../../oci/errors.js';
 import type { BlobInfo, BlobReader, BlobStore, BlobWriter, ByteRange, StoredBlob } from '../blob-store.js';
+import type { BufferPool } from '../buffer-pool.js';
 import { FsBlobWriter } from '../fs-blob-writer.js';
 import { FileUpload } from './file-upload.js';
-import { S3BlobReader } from './s3-blob-reader.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { S3_LAYOUT } from './s3-layout.js';
 
@@ -21,6 +21,8 @@ export class S3BlobStore implements BlobStore {
     private readonly bucket: S3Bucket,
     /** A local directory for writers' bytes before they are verified (the data directory's tmp/). */
     private readonly tmpDir: string,
+    /** Pooled 1 MiB buffers that blob GETs read into and write from (s3-socket-reader.ts). */
+    private readonly buffers: BufferPool,
   ) {}
 
   /** With `storage.s3.redirect`: a presigned URL on the public endpoint that serves the blob (Range included) without Stowage. */
@@ -36,9 +38,9 @@ export class S3BlobStore implements BlobStore {
   async openReader(digest: Digest, range: ByteRange): Promise<BlobReader> {
     // The GET is sent here, so a missing blob is a clean BLOB_UNKNOWN rather than an error mid-response.
     // An empty blob has no byte range to ask for (`bytes=0--1`): GET the whole (empty) object.
-    const object = await this.bucket.get(S3_LAYOUT.blob(digest), range.end >= range.start ? range : undefined);
-    if (!object) throw blobUnknown(digest);
-    return new S3BlobReader(object.body, range.end - range.start + 1);
+    const reader = await this.bucket.stream(S3_LAYOUT.blob(digest), range.end >= range.start ? range : undefined, this.buffers);
+    if (!reader) throw blobUnknown(digest);
+    return reader;
   }
 
   async readBytes(digest: Digest): Promise<Buffer> {

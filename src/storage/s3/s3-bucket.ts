@@ -18,6 +18,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { RegistryError } from '../../oci/errors.js';
+import type { ByteRange } from '../blob-store.js';
+import type { BufferPool } from '../buffer-pool.js';
+import { S3SocketReader, type ObjectResponse } from './s3-socket-reader.js';
 
 /** `storage.s3` as the driver uses it (config.ts has the keys and their defaults). */
 export interface S3Settings {
@@ -52,6 +55,10 @@ export const MAX_OBJECT_BYTES = 5 * 1024 ** 3;
 
 /** Presigned URLs live this long (distribution's S3 redirect uses 20 minutes too): long enough to start a download, short enough to leak little. */
 const PRESIGN_SECONDS = 20 * 60;
+/** Blob GETs (`stream`) sign their own URL for this long; it never leaves the process and is used at once. */
+const STREAM_SIGN_SECONDS = 15 * 60;
+/** Tries of a blob GET before its response starts (connection refused, 5xx, 429), as the SDK's standard retry does. */
+const STREAM_ATTEMPTS = 3;
 /** Keys per DeleteObjects request (the S3 maximum). */
 const DELETE_BATCH = 1000;
 
@@ -128,6 +135,36 @@ export class S3Bucket {
       return { body: out.Body as Readable, length: out.ContentLength ?? 0 };
     } catch (e) {
       return absent(e);
+    }
+  }
+
+  /**
+   * Like `get`, for blob bytes on their way to a client: a reader for `range` (the whole object
+   * without one), or null when absent. The SDK signs a GET URL (for `endpoint`, the default
+   * credential chain included); S3SocketReader sends it on a connection of its own and reads the
+   * body into `pool`'s buffers (why not through the SDK: s3-socket-reader.ts, docs/s3.md). Tried
+   * like the SDK's requests until the response starts; a body cut later fails the reader.
+   */
+  async stream(path: string, range: ByteRange | undefined, pool: BufferPool): Promise<S3SocketReader | null> {
+    const url = new URL(await this.call(() => getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(path) }), { expiresIn: STREAM_SIGN_SECONDS })));
+    for (let attempt = 1; ; attempt++) {
+      let response: ObjectResponse;
+      try {
+        response = await S3SocketReader.open(url, range, pool);
+      } catch (e) {
+        // Socket errors name the address (ECONNREFUSED 127.0.0.1:7480), never the URL.
+        if (attempt < STREAM_ATTEMPTS) await retryPause(attempt);
+        else throw unavailable(e);
+        continue;
+      }
+      if ('reader' in response) return response.reader;
+      const { status, code } = response;
+      if (status === 404) return null;
+      if ((status >= 500 || status === 429) && attempt < STREAM_ATTEMPTS) {
+        await retryPause(attempt);
+        continue;
+      }
+      throw unavailable(Object.assign(new Error(`the object store answered ${status}${code ? ` ${code}` : ''}`), { name: code ?? `HTTP ${status}`, $metadata: { httpStatusCode: status } }));
     }
   }
 
@@ -269,6 +306,9 @@ export class S3Bucket {
     }
   }
 }
+
+/** 100 ms, then 200 ms: a store that is briefly busy or restarting. */
+const retryPause = (attempt: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
 
 const statusOf = (e: unknown): number | undefined => (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 

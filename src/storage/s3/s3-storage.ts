@@ -39,7 +39,7 @@ export async function openS3Storage(settings: StorageSettings, s3: S3Settings, h
 
   const bucket = new S3Bucket(s3, { debug: hooks.debug ?? (() => {}) });
   const pools = { chunks: new BufferPool(BUFFER_BYTES, IDLE_BUFFERS), readBack: new BufferPool(READ_BACK_BUFFER_BYTES, IDLE_BUFFERS) };
-  const s3Blobs = new S3BlobStore(bucket, tmp);
+  const s3Blobs = new S3BlobStore(bucket, tmp, pools.chunks);
   const readers = new ReaderRegistry();
   const blobs = readers.track(s3Blobs);
   const metadata = new S3MetadataStore(bucket, now);
