@@ -6,6 +6,7 @@ import type { BlobInfo, BlobReader, BlobWriter, ByteRange } from './blob-store.j
 import type { BufferPool } from './buffer-pool.js';
 import { DestinationWatch } from './destination-watch.js';
 import type { FillOrigin, FillWriter } from './fill-spool.js';
+import { RecentChunks, type TailCursor } from './recent-chunks.js';
 import { SharedChunk } from './shared-chunk.js';
 
 type State = 'writing' | 'committed' | 'aborted';
@@ -31,6 +32,13 @@ export interface SpoolFileOps {
 
 /** Writes a tail reader may have on its destination at once: bounds what a slow client holds. */
 const MAX_IN_FLIGHT = 2;
+/**
+ * Chunks written last that stay in memory for readers a little behind (recent-chunks.ts): 4 MiB
+ * per fill at most with the 1 MiB chunks of fs-storage.ts, and only while a reader needs them.
+ * With 4, a curl reading a cold 300 MB GET read back 0–0.2 MB from the spool; with the last chunk
+ * only, 143–292 MB (bench/, figure 2's fills, instrumented).
+ */
+const RECENT_CHUNKS = 4;
 
 /**
  * One fill's spool file. One file handle, opened for reading and writing, is shared by the writer
@@ -39,17 +47,17 @@ const MAX_IN_FLIGHT = 2;
  * that by opening a path.
  *
  * Bytes are copied into pooled buffers (no allocation per chunk), written to the file and handed to
- * the store's writer (`sink`: it hashes and, for an object store, uploads). The chunk written last
- * stays shared: tail readers that keep up with the writer (the usual case: every client of a fill)
- * send it straight from memory, all of them from the same buffer; readers that lag read the file
- * back into pooled buffers of their own.
+ * the store's writer (`sink`: it hashes and, for an object store, uploads). The chunks written last
+ * stay shared while a reader needs them: tail readers that keep up with the writer, or are a few
+ * chunks behind (the usual case: every client of a fill), send straight from memory, all of them
+ * from the same buffers; readers further behind read the file back into pooled buffers of their own.
  */
 export class LocalFillWriter implements FillWriter {
   private state: State = 'writing';
   private failure: Error | null = null;
   private refs = 1;
   private waiters = new Set<() => void>();
-  private recent: SharedChunk | null = null;
+  private readonly recent = new RecentChunks(RECENT_CHUNKS);
 
   constructor(
     private readonly handle: FileHandle,
@@ -102,9 +110,7 @@ export class LocalFillWriter implements FillWriter {
       offset += bytesWritten;
     }
     this.bytesWritten += offset;
-    const previous = this.recent;
-    this.recent = chunk;
-    previous?.release();
+    this.recent.push(chunk);
     this.wake();
     // Readers follow the file; the store's writer gets the same bytes (it may take longer: an upload).
     await this.sink.write([chunk.bytes]);
@@ -156,17 +162,22 @@ export class LocalFillWriter implements FillWriter {
     if (this.state === 'aborted') throw this.failure ?? new Error('blob fill aborted');
     if (this.state === 'committed') return null;
     this.refs++;
+    // Followed from now on, not from pipeTo: the chunks it starts with are kept while the client
+    // waits for its response head.
+    const cursor = { position: range.start };
+    const unfollow = this.recent.follow(cursor);
     let released = false;
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
+      unfollow();
       await this.release();
     };
     return {
       length: range.end - range.start + 1,
       ready: () => this.readable(range.start),
       // Resolves when the bytes are sent, not when the shared file handle is closed after them.
-      pipeTo: (destination) => this.sendTail(range, destination).finally(() => void release()),
+      pipeTo: (destination) => this.sendTail(cursor, range.end + 1, destination).finally(() => void release()),
       close: release,
     };
   }
@@ -180,16 +191,15 @@ export class LocalFillWriter implements FillWriter {
     }
   }
 
-  /** Sends `range` to `destination` as the bytes become available, then ends it. */
-  private async sendTail(range: ByteRange, destination: Writable): Promise<void> {
-    let position = range.start;
-    const limit = range.end + 1;
+  /** Sends the bytes from `cursor` up to `limit` to `destination` as they become available, then ends it. */
+  private async sendTail(cursor: TailCursor, limit: number, destination: Writable): Promise<void> {
     const own: Buffer[] = [];
     let inFlight = 0;
     let finished = false;
     const watch = new DestinationWatch(destination);
     try {
-      while (position < limit) {
+      while (cursor.position < limit) {
+        const position = cursor.position;
         if (this.state === 'aborted') throw this.failure ?? new Error('blob fill aborted');
         watch.assertOpen();
         // The last byte written is held back until commit verified the digest: a response that
@@ -203,25 +213,26 @@ export class LocalFillWriter implements FillWriter {
           await watch.next();
           continue;
         }
-        const recent = this.recent;
-        if (recent && position >= recent.start && position < recent.end) {
-          const end = Math.min(releasable, limit, recent.end);
-          recent.retain();
+        const shared = this.recent.at(position);
+        if (shared) {
+          const end = Math.min(releasable, limit, shared.end);
+          shared.retain();
           inFlight++;
-          destination.write(recent.bytes.subarray(position - recent.start, end - recent.start), () => {
-            recent.release();
+          destination.write(shared.bytes.subarray(position - shared.start, end - shared.start), () => {
+            shared.release();
             inFlight--;
             watch.signal();
           });
-          position = end;
+          cursor.position = end;
           continue;
         }
         const buffer = own.pop() ?? this.pools.readBack.acquire();
-        const length = Math.min(buffer.length, releasable - position, limit - position);
+        // Up to the kept chunks at most: from there on the bytes come from memory again.
+        const length = Math.min(buffer.length, releasable - position, limit - position, this.recent.start - position);
         const { bytesRead } = await this.handle.read(buffer, 0, length, position);
         if (bytesRead === 0) throw new Error(`blob file ends at ${position}`);
         watch.assertOpen();
-        position += bytesRead;
+        cursor.position += bytesRead;
         inFlight++;
         destination.write(buffer.subarray(0, bytesRead), (error) => {
           inFlight--;
@@ -250,8 +261,7 @@ export class LocalFillWriter implements FillWriter {
 
   private async release(): Promise<void> {
     if (--this.refs > 0) return;
-    this.recent?.release();
-    this.recent = null;
+    this.recent.clear();
     await this.handle.close().catch(() => {});
   }
 }
