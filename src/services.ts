@@ -210,7 +210,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
 
   const finishing = new FinishingUploads(cluster?.finishing ?? null);
   const holders = new BlobHolders();
-  const content = new LocalContentLock();
+  const content = cluster?.content ?? new LocalContentLock();
   const hostedDeps = {
     blobs,
     metadata,
@@ -263,7 +263,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   const access = auth?.access ?? OPEN_ACCESS;
   const history = new StatsHistory(options.statsSampleMs);
   const lifecycleObserver = fanOut(NOOP_LIFECYCLE_OBSERVER, [options.lifecycleObserver, metrics && new LifecycleMetrics(metrics)]);
-  const coordinator = new LocalCoordinator();
+  const coordinator = cluster?.coordinator ?? new LocalCoordinator();
   const gc = new GarbageCollector({
     metadata,
     blobs,

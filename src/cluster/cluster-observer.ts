@@ -12,6 +12,8 @@ export interface ClusterObserver extends RedisLinkObserver {
   fillTakenOver(): void;
   /** A request to a peer endpoint without a valid signature (a client, or a replica with another secret). */
   peerRefused(): void;
+  /** A content hold (a push, a hosted blob read) went ahead without Redis: GC on another replica cannot see it. */
+  lockUnregistered(): void;
 }
 
 export const NOOP_CLUSTER_OBSERVER: ClusterObserver = {
@@ -21,4 +23,5 @@ export const NOOP_CLUSTER_OBSERVER: ClusterObserver = {
   servedToPeer() {},
   fillTakenOver() {},
   peerRefused() {},
+  lockUnregistered() {},
 };

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from '../config/config.js';
+import type { LifecycleCoordinator } from '../lifecycle/coordinator.js';
+import type { ContentLock } from '../registry/content-lock.js';
 import type { NotFoundCache } from '../registry/not-found-cache.js';
 import { ClusterFills, type Replica } from './cluster-fills.js';
 import type { ClusterObserver } from './cluster-observer.js';
 import { MetadataSync, type MetadataCaches } from './metadata-sync.js';
 import { PeerClient } from './peer-client.js';
 import { PeerSignature, sessionKeyFromSecret } from './peer-signature.js';
+import { RedisContentLock } from './redis-content-lock.js';
+import { RedisCoordinator } from './redis-coordinator.js';
 import { RedisFinishingMarks } from './redis-finishing-marks.js';
 import { RedisLink } from './redis-link.js';
 import { RedisNotFoundCache } from './redis-not-found-cache.js';
@@ -26,6 +30,10 @@ export interface Cluster {
   notFound(now?: () => number): NotFoundCache;
   /** Upload sessions being completed on some replica (registry/finishing-uploads.ts). */
   finishing: RedisFinishingMarks;
+  /** Pushes on any replica and the cluster's one GC run exclude each other (registry/content-lock.ts). */
+  content: ContentLock;
+  /** One GC run at a time for the cluster; a scheduled run on one replica per interval. */
+  coordinator: LifecycleCoordinator;
   close(): Promise<void>;
 }
 
@@ -51,6 +59,8 @@ export function createCluster(
     sync,
     notFound: (now) => new RedisNotFoundCache(link, now),
     finishing: new RedisFinishingMarks(link, replica.id),
+    content: new RedisContentLock(link, deps.observer),
+    coordinator: new RedisCoordinator(link, replica.id),
     async close() {
       sync.close();
       await peers.close();

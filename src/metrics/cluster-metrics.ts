@@ -13,6 +13,7 @@ export class ClusterMetrics implements ClusterObserver {
   private readonly peerServedBytes: Counter;
   private readonly takeovers: Counter;
   private readonly refused: Counter;
+  private readonly unregistered: Counter;
 
   constructor(metrics: StowageMetrics) {
     const registers = [metrics.registry];
@@ -47,12 +48,18 @@ export class ClusterMetrics implements ClusterObserver {
       help: 'Requests to the peer endpoints without a valid cluster.secret signature (answered 404).',
       registers,
     });
+    this.unregistered = new Counter({
+      name: 'stowage_cluster_lock_unregistered_total',
+      help: 'Pushes and hosted blob reads that went ahead without registering their content hold in Redis (Redis away): a GC run elsewhere could not see them.',
+      registers,
+    });
     this.redisConnected.set(0);
     this.peerStreamsActive.set(0);
     for (const outcome of ['complete', 'cut']) this.peerStreamsTotal.inc({ outcome }, 0);
     this.peerServedBytes.inc(0);
     this.takeovers.inc(0);
     this.refused.inc(0);
+    this.unregistered.inc(0);
     metrics.httpRequestDuration.zero({ route: 'cluster', method: 'GET', status_class: '2xx' });
   }
 
@@ -78,5 +85,9 @@ export class ClusterMetrics implements ClusterObserver {
 
   peerRefused(): void {
     this.refused.inc();
+  }
+
+  lockUnregistered(): void {
+    this.unregistered.inc();
   }
 }

@@ -1,19 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bytesOf } from '../http/registry-client.js';
-import { expectComplete, HOUR, makeImage, pushLikeDocker, startHostedFixture, type HostedFixture } from './support/hosted-fixture.js';
-
-/** A small seeded PRNG (mulberry32): a failing round can be replayed with GC_RACE_SEED. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { expectComplete, HOUR, makeImage, pushLikeDocker, random, startHostedFixture, type HostedFixture } from './support/hosted-fixture.js';
 
 // On the object store (the s3 project) a round takes ~3 s instead of ~0.1 s: fewer rounds there.
 const ROUNDS = Number(process.env.GC_RACE_ROUNDS ?? (inject('s3Store') ? 12 : 40));

@@ -9,6 +9,7 @@ import { startFakeHub, type FakeHub, type FakeHubOptions } from './fake-hub.js';
 import { freePort, waitFor } from './processes.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 import { createTestBucket, type S3Store, type TestBucket } from './s3-test-bucket.js';
+import type { AppOptions } from '../../src/app.js';
 import { startStowage, type RunningStowage } from './stowage.js';
 
 export interface StowageCluster {
@@ -28,6 +29,8 @@ export async function startStowageCluster(options: {
   config?: Record<string, unknown>;
   /** Extra `cluster` settings (claimTtl…). */
   cluster?: Record<string, unknown>;
+  /** App options every replica gets (a test clock…). */
+  app?: AppOptions;
 }): Promise<StowageCluster> {
   const store = sharedStore();
   if (!store) throw new Error('the cluster tests run in the s3 project (vitest.config.ts), on a shared bucket');
@@ -49,6 +52,7 @@ export async function startStowageCluster(options: {
             storage: { driver: 's3', s3: bucket.settings },
             cluster: { redis: options.redisUrl, advertiseUrl: `http://127.0.0.1:${port}`, secret, ...options.cluster },
           },
+          ...(options.app ? { app: options.app } : {}),
         }),
       );
     }

@@ -116,3 +116,15 @@ export function makeIndex(images: PushedImage[]): { bytes: Buffer; digest: strin
   }));
   return { bytes, digest: sha256(bytes), mediaType };
 }
+
+/** A small seeded PRNG (mulberry32): a failing round can be replayed with GC_RACE_SEED. */
+export function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
