@@ -5,6 +5,8 @@ import { NOOP_AUTH_OBSERVER, type AuthObserver } from './auth/auth-observer.js';
 import { createAuth, exposureWarnings, type Auth } from './auth/create-auth.js';
 import { NOOP_CLUSTER_OBSERVER, type ClusterObserver } from './cluster/cluster-observer.js';
 import { createCluster, type Cluster } from './cluster/create-cluster.js';
+import { RedisEvictionIndex } from './cluster/redis-eviction-index.js';
+import { RedisLink } from './cluster/redis-link.js';
 import { rereadMisses } from './cluster/reread-misses.js';
 import type { Config } from './config/config.js';
 import { ConfigError } from './config/schema.js';
@@ -129,6 +131,9 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   const traffic = new TrafficStats(Object.keys(config.upstreams), options.now);
   const observer = fanOut(NOOP_REGISTRY_OBSERVER, [options.registryObserver, metrics && new RegistryMetrics(metrics), traffic]);
   const upstreamObserver = fanOut(NOOP_UPSTREAM_OBSERVER, [options.upstreamObserver, metrics && new UpstreamMetrics(metrics), traffic]);
+  // Replicas: Redis is opened first, so the storage can keep its eviction index there (one budget for the bucket).
+  const clusterObserver = config.cluster ? fanOut(NOOP_CLUSTER_OBSERVER, [options.clusterObserver, metrics && new ClusterMetrics(metrics)]) : null;
+  const redis = config.cluster && clusterObserver ? new RedisLink(config.cluster.redis, { logger, observer: clusterObserver }) : null;
   const storage = await openStorage(
     { driver: config.storage.driver, s3: config.storage.s3, path: config.storage.path, maxSize: config.storage.maxSize, blobMaxBytes: config.limits.blobMaxBytes },
     {
@@ -136,6 +141,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
       sizeChanged: (bytes, objects) => observer.cacheSize({ bytes, objects }),
       rebuildFailed: (err) => logger.error({ err }, 'rebuilding the cache index failed; eviction is off until restart'),
       debug: (details, message) => logger.debug(details, message),
+      ...(redis ? { sharedEviction: (policy, hooks, now) => new RedisEvictionIndex(redis, policy, hooks, now) } : {}),
     },
     options.now,
   );
@@ -147,10 +153,11 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     reader: images,
     ...(options.now ? { now: options.now } : {}),
   });
-  const cluster = config.cluster
+  const cluster = config.cluster && clusterObserver && redis
     ? createCluster(config.cluster, {
         logger,
-        observer: fanOut(NOOP_CLUSTER_OBSERVER, [options.clusterObserver, metrics && new ClusterMetrics(metrics)]),
+        observer: clusterObserver,
+        link: redis,
         // Another replica wrote: what this one keeps in memory of that repository is dropped.
         caches: {
           changed: (key, change) => {

@@ -12,7 +12,7 @@ import { PeerSignature, sessionKeyFromSecret } from './peer-signature.js';
 import { RedisContentLock } from './redis-content-lock.js';
 import { RedisCoordinator } from './redis-coordinator.js';
 import { RedisFinishingMarks } from './redis-finishing-marks.js';
-import { RedisLink } from './redis-link.js';
+import type { RedisLink } from './redis-link.js';
 import { RedisNotFoundCache } from './redis-not-found-cache.js';
 
 /** What makes several replicas one Stowage (docs/deployment.md): built when `cluster` is configured. */
@@ -39,11 +39,11 @@ export interface Cluster {
 
 export function createCluster(
   config: ClusterConfig,
-  deps: { logger: Logger; observer: ClusterObserver; caches: MetadataCaches },
+  deps: { logger: Logger; observer: ClusterObserver; caches: MetadataCaches; /** Opened by the caller (the storage may use it first). */ link: RedisLink },
 ): Cluster {
   const replica = { id: randomUUID(), url: config.advertiseUrl };
   const logger = deps.logger.child({ replica: replica.id });
-  const link = new RedisLink(config.redis, { logger, observer: deps.observer });
+  const { link } = deps;
   const signature = new PeerSignature(config.secret);
   const peers = new PeerClient({ signature, observer: deps.observer, logger });
   const fills = new ClusterFills({ link, replica, claimTtlMs: config.claimTtl, peers, observer: deps.observer, logger });

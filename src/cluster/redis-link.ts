@@ -32,7 +32,7 @@ export class RedisLink {
   private readonly returnHandlers: Array<() => void> = [];
   private readonly timer: NodeJS.Timeout;
   private pinging = false;
-  private closed = false;
+  private isClosed = false;
 
   constructor(
     url: string,
@@ -65,6 +65,11 @@ export class RedisLink {
     return this.alive;
   }
 
+  /** Whether the process closed the link (shutting down). */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   /** Runs `handler` each time Redis answers again after an outage (not on the first connection). */
   onReturn(handler: () => void): void {
     this.returnHandlers.push(handler);
@@ -89,14 +94,14 @@ export class RedisLink {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.isClosed = true;
     clearInterval(this.timer);
     this.commands.disconnect();
     this.subscriber.disconnect();
   }
 
   private async ping(): Promise<void> {
-    if (this.pinging || this.closed) return;
+    if (this.pinging || this.isClosed) return;
     this.pinging = true;
     try {
       await this.commands.ping();
@@ -109,7 +114,7 @@ export class RedisLink {
   }
 
   private mark(up: boolean): void {
-    if (this.closed || up === this.alive) return;
+    if (this.isClosed || up === this.alive) return;
     this.alive = up;
     this.deps.observer.redisUp(up);
     if (!up) {

@@ -58,3 +58,12 @@ export interface EvictionIndex {
   evictNow(digest: Digest): Promise<number>;
   totals(): Promise<EvictionTotals>;
 }
+
+/**
+ * An index several replicas share (cluster/redis-eviction-index.ts): one budget for the bucket.
+ * It is built from the store once for all of them, not by each replica at its start.
+ */
+export interface SharedEvictionIndex extends EvictionIndex {
+  /** Runs `rebuild` (which adds every cached blob) unless the shared index was built already. */
+  rebuildOnce(rebuild: () => Promise<void>): Promise<void>;
+}

@@ -1,7 +1,8 @@
 import type { BlobStore } from './blob-store.js';
-import type { EvictionIndex } from './eviction-index.js';
+import type { EvictionIndex, EvictionPolicy, SharedEvictionIndex } from './eviction-index.js';
 import type { FillSpool } from './fill-spool.js';
 import { openFsStorage } from './fs-storage.js';
+import type { EvictionHooks } from './local-eviction-index.js';
 import type { MetadataStore } from './metadata-store.js';
 import type { PinStore } from './pin-store.js';
 import type { PullStatsStore } from './pull-stats.js';
@@ -28,6 +29,8 @@ export interface StorageHooks {
   rebuildFailed(error: unknown): void;
   /** Chatter of the object store's client (its retries), for the debug log. */
   debug?(details: object, message: string): void;
+  /** Replicas: the eviction index they share, for a store they share (s3); otherwise each process keeps its own. */
+  sharedEviction?(policy: EvictionPolicy, hooks: EvictionHooks, now: () => number): SharedEvictionIndex;
 }
 
 /**

@@ -49,7 +49,7 @@ export async function startStowageCluster(options: {
           port,
           config: {
             ...options.config,
-            storage: { driver: 's3', s3: bucket.settings },
+            storage: { ...(options.config?.storage as object | undefined), driver: 's3', s3: bucket.settings },
             cluster: { redis: options.redisUrl, advertiseUrl: `http://127.0.0.1:${port}`, secret, ...options.cluster },
           },
           ...(options.app ? { app: options.app } : {}),

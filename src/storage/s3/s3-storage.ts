@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import type { Digest } from '../../oci/digest.js';
 import { BufferPool } from '../buffer-pool.js';
 import { EVICTION_PROTECT_MS, LOW_WATERMARK } from '../eviction-index.js';
 import { rebuildEvictionIndex } from '../eviction-index-rebuild.js';
@@ -28,7 +29,8 @@ const IDLE_BUFFERS = 16;
  * object store — the spool of fills in progress, which readers tail — and temp files. Nothing here
  * needs Redis: one replica on S3 works alone; several add a cluster (coordination) on top.
  * The eviction index is this process's, rebuilt from the bucket at start (last use after a restart
- * is when the blob was stored: an object's time cannot be bumped on use).
+ * is when the blob was stored: an object's time cannot be bumped on use) — or, with replicas, the
+ * one they share (`hooks.sharedEviction`).
  */
 export async function openS3Storage(settings: StorageSettings, s3: S3Settings, hooks: StorageHooks, now: () => number): Promise<Storage> {
   const root = resolve(settings.path);
@@ -45,12 +47,13 @@ export async function openS3Storage(settings: StorageSettings, s3: S3Settings, h
   const metadata = new S3MetadataStore(bucket, now);
   const uploads = new S3UploadStore(bucket, blobs, tmp, settings.blobMaxBytes);
   const spool = await LocalFillSpool.open(join(root, 'fills'), tmp, s3SpoolHandOver(bucket), pools);
-  const eviction = new LocalEvictionIndex(
-    { maxBytes: settings.maxSize, lowBytes: Math.floor(settings.maxSize * LOW_WATERMARK), protectMs: EVICTION_PROTECT_MS },
-    { isInUse: (digest) => readers.isReading(digest), remove: (digest) => blobs.delete(digest), evicted: hooks.evicted, sizeChanged: hooks.sizeChanged },
-    now,
-  );
-  const indexed = rebuildEvictionIndex(blobs, metadata, eviction).catch(hooks.rebuildFailed);
+  const policy = { maxBytes: settings.maxSize, lowBytes: Math.floor(settings.maxSize * LOW_WATERMARK), protectMs: EVICTION_PROTECT_MS };
+  const evictionHooks = { isInUse: (digest: Digest) => readers.isReading(digest), remove: (digest: Digest) => blobs.delete(digest), evicted: hooks.evicted, sizeChanged: hooks.sizeChanged };
+  // Replicas share one budget for the bucket (an index in Redis), built once for all of them.
+  const shared = hooks.sharedEviction?.(policy, evictionHooks, now);
+  const eviction = shared ?? new LocalEvictionIndex(policy, evictionHooks, now);
+  const rebuild = (): Promise<void> => rebuildEvictionIndex(blobs, metadata, eviction);
+  const indexed = (shared ? shared.rebuildOnce(rebuild) : rebuild()).catch(hooks.rebuildFailed);
   const pulls = new S3PullStats(bucket);
   // Readiness: the bucket takes a write (and a delete) — reachable, credentials valid, not read-only.
   const probe = async (): Promise<void> => {
