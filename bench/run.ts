@@ -3,7 +3,7 @@
  * on one machine, in one run, against the same Docker-Hub-like upstream. See docs/benchmarks.md for
  * what each figure means and how it is measured.
  *
- *   node node_modules/.cache/stowage-bench/bench/run.js [--quick] [--only 1,2,3,4,6,7,8,9,10] [--log-level warn]
+ *   node node_modules/.cache/stowage-bench/bench/run.js [--quick] [--only 1,2,3,4,6,7,8,9,10,11] [--log-level warn]
  *     [--blobs 100000] [--startup-dir DIR] [--stowage-dist DIR] [--strict]
  *
  * Topology (all on 127.0.0.1):
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { tempDir } from '../test/support/processes.js';
 import { parseOptions, type Bench, type Kind } from './context.js';
 import { authFigure } from './figures/auth-overhead.js';
+import { clusterFigure } from './figures/cluster-fill.js';
 import { coldFigures, warmFigure } from './figures/blob-transfers.js';
 import { apiFigure } from './figures/api-browse.js';
 import { linkSpeedFigure } from './figures/cold-at-link-speed.js';
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     if (only.has('6')) await attempt('6', () => pushFigure(ctx));
     if (only.has('8')) await attempt('8', () => authFigure(ctx));
     if (only.has('9')) await attempt('9', () => apiFigure(ctx));
+    if (only.has('11')) await attempt('11', () => clusterFigure(ctx));
     if (only.has('7')) {
       // tmpfs by default: writing 200,000+ files on this VM's ext4 takes minutes (see docs/benchmarks.md).
       const parent = options.startupDir ?? (existsSync('/dev/shm') ? '/dev/shm' : work.path);

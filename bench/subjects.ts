@@ -120,6 +120,8 @@ export interface StowageOptions {
   auth?: Record<string, unknown>;
   /** More `storage` settings (figure 10: `driver: s3` and its bucket). */
   storage?: Record<string, unknown>;
+  /** A `cluster` section without `advertiseUrl` (figure 11: replicas; the instance's own URL is added). */
+  cluster?: Record<string, unknown>;
 }
 
 /** Stowage from `dist/main.js` as a separate process with a temp config file. */
@@ -138,6 +140,7 @@ export async function startStowage(options: StowageOptions = {}): Promise<Server
     upstreams: options.upstreamUrl ? { 'docker.io': { url: options.upstreamUrl, tagTtl: '1h' } } : {},
     defaultUpstream: options.upstreamUrl ? 'docker.io' : null,
     ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.cluster ? { cluster: { ...options.cluster, advertiseUrl: `http://127.0.0.1:${port}` } } : {}),
   }, null, 2));
   const url = `http://127.0.0.1:${port}`;
   options.onSpawn?.();
