@@ -216,7 +216,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   }
 
   const finishing = new FinishingUploads(cluster?.finishing ?? null);
-  const holders = new BlobHolders();
+  const holders = cluster?.holders ?? new BlobHolders();
   const content = cluster?.content ?? new LocalContentLock();
   const hostedDeps = {
     blobs,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isDigest, type Digest } from '../oci/digest.js';
 import type { MetadataChange } from '../storage/metadata-change-hook.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { RedisLink } from './redis-link.js';
@@ -33,7 +34,14 @@ export class MetadataSync {
   private readonly outage: NodeJS.Timeout;
 
   constructor(
-    private readonly deps: { link: RedisLink; replicaId: string; caches: MetadataCaches; logger: Logger },
+    private readonly deps: {
+      link: RedisLink;
+      replicaId: string;
+      caches: MetadataCaches;
+      logger: Logger;
+      /** Another replica linked or unlinked a blob (SharedBlobHolders.apply). */
+      onLink?: (repo: RepositoryKey, digest: Digest, linked: boolean) => void;
+    },
   ) {
     const { link, caches } = deps;
     link.subscriber.on('message', (channel: string, message: string) => {
@@ -45,6 +53,8 @@ export class MetadataSync {
       link.subscriber.subscribe(CHANNEL).catch((err: unknown) => deps.logger.warn({ err }, 'subscribing to metadata changes failed'));
     };
     link.subscriber.on('ready', subscribe);
+    // The link may be older than this (services.ts opens it before the storage): connected already.
+    if (link.subscriber.status === 'ready') subscribe();
     link.onReturn(() => caches.changedAll());
     this.outage = setInterval(() => {
       if (!link.up) caches.changedAll();
@@ -58,18 +68,29 @@ export class MetadataSync {
     this.deps.link.run((redis) => redis.publish(CHANNEL, message)).catch(() => {});
   }
 
+  /** Tells the other replicas that `repo` linked (or unlinked) `digest` here: their automatic-mount index follows. */
+  publishLink(repo: RepositoryKey, digest: Digest, linked: boolean): void {
+    const message = JSON.stringify({ from: this.deps.replicaId, repo, digest, linked });
+    this.deps.link.run((redis) => redis.publish(CHANNEL, message)).catch(() => {});
+  }
+
   close(): void {
     clearInterval(this.outage);
   }
 
   private receive(message: string): void {
-    let parsed: { from?: unknown; repo?: unknown; change?: unknown };
+    let parsed: { from?: unknown; repo?: unknown; change?: unknown; digest?: unknown; linked?: unknown };
     try {
       parsed = JSON.parse(message) as typeof parsed;
     } catch {
       return;
     }
-    if (parsed.from === this.deps.replicaId || typeof parsed.repo !== 'string' || !isChange(parsed.change)) return;
+    if (parsed.from === this.deps.replicaId || typeof parsed.repo !== 'string') return;
+    if (typeof parsed.digest === 'string' && isDigest(parsed.digest) && typeof parsed.linked === 'boolean') {
+      this.deps.onLink?.(parsed.repo as RepositoryKey, parsed.digest, parsed.linked);
+      return;
+    }
+    if (!isChange(parsed.change)) return;
     this.deps.caches.changed(parsed.repo as RepositoryKey, parsed.change);
   }
 }

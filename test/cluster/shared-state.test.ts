@@ -2,7 +2,7 @@
  * Issue 13, "what N replicas must do", 3 and 4: what one replica writes, the others see at once —
  * pushes (read-after-write, also after the other replica had looked and found nothing), a chunked
  * upload whose requests land on different replicas, a tag revalidated on one (fresh on all: no
- * upstream request from the others), the not-found cache, and a UI sign-in.
+ * upstream request from the others), the not-found cache, the automatic-mount index, and a UI sign-in.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MT, RegistryClient, bytesOf, buildImage, sha256 } from '../http/registry-client.js';
@@ -156,6 +156,21 @@ describe.skipIf(!requireTool('redis-server') || !sharedStore())('state shared by
     const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociIndex, manifests: [child.descriptor] }));
     const put = await b.putManifest('team/multi', 'latest', index, MT.ociIndex);
     expect(put.status, await put.clone().text()).toBe(201);
+  });
+
+  it('a mount without `from` on one replica finds a blob pushed through the other (automatic content discovery)', async () => {
+    const bytes = bytesOf('mounted across replicas', 4321);
+    const digest = await a.pushBlob('team/holder', bytes);
+    // A's link reaches B's index as a message (milliseconds); until then B would answer 202.
+    let status = 0;
+    await waitFor(async () => {
+      const res = await b.fetch(`/v2/team/discovered/blobs/uploads/?mount=${digest}`, { method: 'POST' });
+      await res.arrayBuffer();
+      status = res.status;
+      return status === 201;
+    }, { timeoutMs: 2_000, intervalMs: 50, description: 'the mount on B finding the blob pushed through A' });
+    const blob = await a.fetch(`/v2/team/discovered/blobs/${digest}`);
+    expect(Buffer.from(await blob.arrayBuffer()).equals(bytes)).toBe(true);
   });
 });
 
