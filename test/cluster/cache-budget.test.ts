@@ -61,14 +61,14 @@ describe.skipIf(!requireTool('redis-server') || !sharedStore())('one cache budge
     await pull(1, 'y');
     await pull(1, 'x'); // read again, through the other replica: now more recent than y
     // Each replica reports the bucket's cache, not what it filled itself (read every 5 s).
-    await waitFor(async () => (await cacheBytes(0)) === 8 * MiB && (await cacheBytes(1)) === 8 * MiB, { timeoutMs: 10_000, description: 'both replicas reporting 8 MiB' });
+    await waitFor(async () => (await cacheBytes(0)) === 8 * MiB && (await cacheBytes(1)) === 8 * MiB, { timeoutMs: 30_000, description: 'both replicas reporting 8 MiB' });
 
     clock.advance(LATER);
     await pull(0, 'z'); // 12 MiB > 10 MiB: down to 9 MiB, least recently used first
-    await waitFor(async () => !(await stored('y')), { timeoutMs: 10_000, description: 'y evicted' });
+    await waitFor(async () => !(await stored('y')), { timeoutMs: 30_000, description: 'y evicted' });
     expect([await stored('x'), await stored('z')]).toEqual([true, true]);
-    await waitFor(async () => (await cacheBytes(0)) === 8 * MiB && (await cacheBytes(1)) === 8 * MiB, { timeoutMs: 10_000, description: 'both replicas reporting 8 MiB after the eviction' });
-  });
+    await waitFor(async () => (await cacheBytes(0)) === 8 * MiB && (await cacheBytes(1)) === 8 * MiB, { timeoutMs: 30_000, description: 'both replicas reporting 8 MiB after the eviction' });
+  }, 90_000);
 
   it('an image pinned through one replica is never evicted by the other', async () => {
     expect([await stored('x'), await stored('z')]).toEqual([true, true]);
@@ -80,7 +80,7 @@ describe.skipIf(!requireTool('redis-server') || !sharedStore())('one cache budge
 
     clock.advance(LATER);
     await pull(0, 'w'); // x is the least recently used, but pinned: z goes
-    await waitFor(async () => !(await stored('z')), { timeoutMs: 10_000, description: 'z evicted' });
+    await waitFor(async () => !(await stored('z')), { timeoutMs: 30_000, description: 'z evicted' });
     expect([await stored('x'), await stored('w')]).toEqual([true, true]);
-  });
+  }, 90_000);
 });
