@@ -130,8 +130,9 @@ export class RedisContentLock implements ContentLock {
       return await task();
     } finally {
       clearInterval(renew);
-      // Lost with Redis: the lease ends it.
-      await this.link.run((redis) => redis.eval(RELEASE, 0, id, generation, ...keys)).catch(() => {});
+      // Not awaited: the task's writes are done, and the release goes out at once on the command
+      // connection behind them (the client does not wait a round trip for it). Lost with Redis: the lease ends it.
+      this.link.run((redis) => redis.eval(RELEASE, 0, id, generation, ...keys)).catch(() => {});
     }
   }
 
