@@ -51,6 +51,9 @@ describe.skipIf(!requireTool('redis-server') || !sharedStore())('one cache budge
     const res = await fetch(`${cluster.replicas[replica]!.url}/v2/library/${name}/blobs/${digest}`);
     expect(res.status).toBe(200);
     expect(`sha256:${createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')}`).toBe(digest);
+    // A fill enters the index once stored, which may be after its client got the last byte: the
+    // next pull's time must come after it (or a later read would look older than this fill).
+    await cluster.replicas[replica]!.app.services.fills.settled();
     clock.advance(SECOND);
   }
   const stored = async (name: string): Promise<boolean> => (await cluster.replicas[0]!.app.storage.blobs.stat(layerOf(name) as never)) !== null;
