@@ -11,13 +11,14 @@ export interface Lifecycle {
 
 const PULL_FLUSH_MS = 5_000;
 const VIEW_WARM_UP_DELAY_MS = 2_000;
+const FREE_SPACE_CHECK_MS = 5_000;
 
 /**
  * Starts the background work (purging abandoned upload sessions and interrupted fills nobody
  * resumed) and returns how to stop everything.
  */
 export function startLifecycle(services: Services, server: FastifyInstance, ops: FastifyInstance | null): Lifecycle {
-  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views, gc, coordinator, pins, prefetcher } = services;
+  const { config, logger, storage, fills, proxies, readiness, pulls, traffic, history, views, gc, coordinator, pins, prefetcher, freeSpace } = services;
   const purge = setInterval(() => {
     const ttl = config.limits.uploadSessionTtl;
     storage.uploads.purgeIdle(ttl).then(
@@ -54,6 +55,10 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
       }, config.gc.interval)
     : null;
   collect?.unref();
+  // Free disk space (storage.minFreeSpace): measured now and every few seconds; statfs is cheap.
+  void freeSpace.check();
+  const measure = setInterval(() => void freeSpace.check(), FREE_SPACE_CHECK_MS);
+  measure.unref();
   // Pins live in the eviction index's memory: applied again from what is stored (no upstream),
   // then the configured images are fetched now and every prefetch.interval (0: only on request).
   let prefetching: NodeJS.Timeout | null = null;
@@ -83,6 +88,7 @@ export function startLifecycle(services: Services, server: FastifyInstance, ops:
     clearInterval(sample);
     clearTimeout(warm);
     if (collect) clearInterval(collect);
+    clearInterval(measure);
     stopped = true;
     if (prefetching) clearInterval(prefetching);
     await prefetcher.stop();

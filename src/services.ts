@@ -12,6 +12,7 @@ import type { Config } from './config/config.js';
 import { ConfigError } from './config/schema.js';
 import { upstreamSettings } from './config/upstream-settings.js';
 import { LocalCoordinator, type LifecycleCoordinator } from './lifecycle/coordinator.js';
+import { FreeSpace } from './lifecycle/free-space.js';
 import { GarbageCollector } from './lifecycle/garbage-collector.js';
 import { NOOP_LIFECYCLE_OBSERVER, type LifecycleObserver } from './lifecycle/lifecycle-observer.js';
 import { Pins } from './lifecycle/pins.js';
@@ -48,6 +49,7 @@ import { withChangeHook } from './storage/metadata-change-hook.js';
 import type { MetadataStore } from './storage/metadata-store.js';
 import type { RepositoryKey } from './storage/repository-key.js';
 import { openStorage, type Storage } from './storage/open-storage.js';
+import { PassThroughSpool } from './storage/pass-through-spool.js';
 import { createUpstream } from './upstream/create-upstream.js';
 import { NOOP_UPSTREAM_OBSERVER, type Upstream, type UpstreamObserver } from './upstream/upstream.js';
 
@@ -110,6 +112,8 @@ export interface Services {
   /** Pinned content (never evicted), applied to the eviction index. */
   pins: Pins;
   prefetcher: Prefetcher;
+  /** Free space on the data directory's disk; below storage.minFreeSpace blobs are passed through. */
+  freeSpace: FreeSpace;
   lifecycleObserver: LifecycleObserver;
   /** Redis coordination and peer streaming between replicas; null without a `cluster` section. */
   cluster: Cluster | null;
@@ -181,7 +185,25 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     if (change === 'tags') pinsOf?.changed(key);
   });
   const pulls = new PullRecorder(storage.pulls, logger, options.now);
-  const fills = new BlobFills({ spool, blobs, observer, logger });
+  const lifecycleObserver = fanOut(NOOP_LIFECYCLE_OBSERVER, [options.lifecycleObserver, metrics && new LifecycleMetrics(metrics)]);
+  const freeSpace = new FreeSpace({
+    dir: storage.scratchDir,
+    setting: config.storage.minFreeSpace,
+    logger,
+    observer: lifecycleObserver,
+    evict: storage.contentOnLocalDisk ? (bytes) => cache.shrink(bytes) : null,
+  });
+  // While the disk is short of space, fills pass blobs through without storing them.
+  const fills = new BlobFills({
+    spool,
+    blobs,
+    observer,
+    logger,
+    passThrough: () => freeSpace.low,
+    passThroughSpool: new PassThroughSpool(),
+    storageFull: () => freeSpace.full(),
+    fits: (size) => freeSpace.fits(size),
+  });
 
   const proxies = new Map<string, Proxy>();
   for (const [name, settings] of Object.entries(config.upstreams)) {
@@ -228,6 +250,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     finishing,
     holders,
     content,
+    storageFull: () => freeSpace.full(),
     now: options.now ?? Date.now,
   };
   const registry = new Registry({
@@ -259,6 +282,7 @@ export async function createServices(config: Config, logger: Logger, options: Ap
     probeDir: storage.scratchDir,
     ...(storage.probe ? { probeStore: storage.probe } : {}),
     ...(cluster ? { redisUp: () => cluster.link.up } : {}),
+    lowSpace: async () => (freeSpace.state ?? (await freeSpace.check()))?.low ?? null,
   });
   const auth = await createAuth(config, {
     logger,
@@ -269,7 +293,6 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   for (const warning of exposureWarnings(config)) logger.warn(warning);
   const access = auth?.access ?? OPEN_ACCESS;
   const history = new StatsHistory(options.statsSampleMs);
-  const lifecycleObserver = fanOut(NOOP_LIFECYCLE_OBSERVER, [options.lifecycleObserver, metrics && new LifecycleMetrics(metrics)]);
   const coordinator = cluster?.coordinator ?? new LocalCoordinator();
   const gc = new GarbageCollector({
     metadata,
@@ -320,6 +343,6 @@ export async function createServices(config: Config, logger: Logger, options: Ap
   });
   return {
     config, logger, metrics, observer, storage, fills, proxies, registry, readiness, metadata, views, images, pulls, traffic, history, access, auth,
-    content, coordinator, gc, pins, prefetcher, lifecycleObserver, cluster,
+    content, coordinator, gc, pins, prefetcher, freeSpace, lifecycleObserver, cluster,
   };
 }

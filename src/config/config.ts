@@ -19,6 +19,7 @@ import {
 } from './schema.js';
 import { credentialHosts, dockerConfigCredentials } from './docker-credentials.js';
 import { checkPrefetchImage } from './prefetch-image.js';
+import { parseFreeSpace, type FreeSpaceSetting } from './free-space-setting.js';
 
 /**
  * Every setting Stowage has, its default and how it is read — the one definition the type, the
@@ -288,6 +289,12 @@ export const CONFIG_SCHEMA = section(
       path: string('./data').withAliases('STORAGE_ROOT'),
       /** Budget for cached (proxied) content; hosted content is never evicted. 0 = unbounded. */
       maxSize: size(0),
+      /**
+       * Below this much free space on the data directory's disk, blobs are passed through without
+       * being cached and cached content is evicted toward it (lifecycle/free-space.ts): a size, a
+       * percentage of the disk (`5%`), or null for the larger of 1GiB and 5%; 0 = never.
+       */
+      minFreeSpace: custom<FreeSpaceSetting>(null, parseFreeSpace),
       s3,
     }),
     log: section({

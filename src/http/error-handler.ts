@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { RegistryError, type ErrorKind } from '../oci/errors.js';
+import { isStorageFull, storageFull } from '../storage/storage-full.js';
 
 /** Statuses Fastify gives its own client errors (bad URL encoding, a malformed Content-Type, …). */
 const FRAMEWORK_STATUS: Record<number, ErrorKind> = {
@@ -28,6 +29,10 @@ export function handleError(error: FastifyError | Error, request: FastifyRequest
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       registryError = new RegistryError(FRAMEWORK_STATUS[status] ?? 'REQUEST_MALFORMED', { reason: error.message });
+    } else if (isStorageFull(error)) {
+      // The disk filled up under a write (a session, a manifest, metadata): 507, not a 500.
+      request.log.warn({ err: error }, 'no space left to store a request');
+      registryError = storageFull(error);
     } else {
       request.log.error({ err: error }, 'unhandled error');
       registryError = new RegistryError('INTERNAL_ERROR');

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 
 export interface ReadinessReport {
   ready: boolean;
-  /** `redis` only in cluster mode: informative, never a reason to be unready (see Readiness). */
-  checks: { storage: 'ok' | string; shutdown: 'no' | 'draining'; redis?: 'ok' | 'unavailable' };
+  /** `redis` only in cluster mode: informative, never a reason to be unready (see Readiness). `freeSpace` once it was measured: `low` below storage.minFreeSpace (blobs are passed through, not cached). */
+  checks: { storage: 'ok' | string; shutdown: 'no' | 'draining'; redis?: 'ok' | 'unavailable'; freeSpace?: 'ok' | 'low' };
 }
+
+/** A full disk still serves what it holds: readiness stays up, the details say why writes fail. */
+const FULL = new Set(['ENOSPC', 'EDQUOT']);
 
 export interface ReadinessOptions {
   /** A directory on the data filesystem where a probe file may be written (the store's tmp/). */
@@ -21,11 +24,14 @@ export interface ReadinessOptions {
   redisUp?: () => boolean;
   /** Monotonic clock in ms (tests). */
   now?: () => number;
+  /** Whether free disk space is below storage.minFreeSpace; null until measured (lifecycle/free-space.ts). */
+  lowSpace?: () => Promise<boolean | null>;
 }
 
 /**
- * Whether this instance should receive traffic (`/readyz`): its storage accepts writes, and it is
- * not shutting down. Liveness (`/healthz`) deliberately does not use this — a full disk should take
+ * Whether this instance should receive traffic (`/readyz`): its storage accepts writes — or is only
+ * full (ENOSPC: what is stored is still served, new blobs are passed through) — and it is not
+ * shutting down. Liveness (`/healthz`) deliberately does not use this — a full disk should take
  * an instance out of rotation, not get it restarted.
  *
  * The storage check writes, fsyncs and deletes a small file, which catches a read-only remount and
@@ -59,7 +65,9 @@ export class Readiness {
     // Reported, not required: Redis away takes it from every replica at once, and failing the probe
     // everywhere would take the whole service down while each replica can still serve what is stored.
     if (this.options.redisUp) checks.redis = this.options.redisUp() ? 'ok' : 'unavailable';
-    return { ready: storage === 'ok' && !this.shuttingDown, checks };
+    const low = (await this.options.lowSpace?.()) ?? null;
+    if (low !== null) checks.freeSpace = low ? 'low' : 'ok';
+    return { ready: (storage === 'ok' || FULL.has(storage)) && !this.shuttingDown, checks };
   }
 
   private storage(): Promise<'ok' | string> {

@@ -3,6 +3,8 @@ import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { BlobInfo, BlobReader, ByteRange } from '../storage/blob-store.js';
 import type { FillSpool, FillWriter } from '../storage/fill-spool.js';
+import type { PassThroughWriter } from '../storage/pass-through-spool.js';
+import { isStorageFull } from '../storage/storage-full.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import { UpstreamError, type BlobResponse } from '../upstream/upstream.js';
 import type { RegistryObserver } from './registry-observer.js';
@@ -51,11 +53,35 @@ export class BlobFill {
     return this.deps.requester.upstream;
   }
 
+  /** Whether a newcomer can still read this fill from its start (a passed-through blob drops what was sent). */
+  get joinable(): boolean {
+    return !this.failed && (this.stored || this.writer === null || (this.writer as PassThroughWriter).joinable);
+  }
+
+  /**
+   * False for a fill through the pass-through spool (the disk is short of space, or the blob is
+   * larger than the space left): its blob is streamed to the readers who joined and verified, but
+   * not stored. Settled once the upstream answered.
+   */
+  stored: boolean;
+
   constructor(
     readonly digest: Digest,
     fetch: FetchBlob,
-    private readonly deps: { spool: FillSpool; observer: RegistryObserver; logger: Logger; requester: FillRequester },
+    private readonly deps: {
+      spool: FillSpool;
+      observer: RegistryObserver;
+      logger: Logger;
+      requester: FillRequester;
+      stored: boolean;
+      /** A write failed for want of space (ENOSPC). */
+      storageFull?: () => void;
+      /** Whether a blob of this size can be stored and still leave storage.minFreeSpace. */
+      fits?: (size: number) => boolean;
+      passThroughSpool?: FillSpool;
+    },
   ) {
+    this.stored = deps.stored;
     let markStarted!: () => void;
     let failStart!: (e: unknown) => void;
     this.started = new Promise((resolve, reject) => {
@@ -118,6 +144,14 @@ export class BlobFill {
         // would crash the process. The loop still sees the error.
         response.body.on('error', () => {});
         this.size = response.size;
+        if (this.stored && response.size !== null && writer.bytesWritten === 0 && this.deps.passThroughSpool && this.deps.fits?.(response.size) === false) {
+          // Larger than the space left above storage.minFreeSpace: streamed through, never stored
+          // (it would run the disk full half-way and serve nobody).
+          logger.info({ digest: this.digest, size: response.size, upstream: requester.upstream }, 'blob too large for the free disk space: passed through without caching');
+          await writer.abort();
+          writer = await this.deps.passThroughSpool.open(this.digest);
+          this.stored = false;
+        }
         recorded = writer.record({ ...requester, size: response.size }).catch((err: unknown) => {
           logger.warn({ digest: this.digest, err }, 'could not record where a blob fill comes from');
         });
@@ -145,6 +179,7 @@ export class BlobFill {
     } catch (e) {
       this.failed = true;
       const upstream = requester.upstream;
+      if (isStorageFull(e)) this.deps.storageFull?.();
       if (e instanceof RegistryError && e.kind === 'DIGEST_INVALID') {
         observer.digestMismatch({ upstream, kind: 'blob' });
         logger.warn({ digest: this.digest, upstream, detail: e.detail }, 'upstream blob did not match its digest; discarded');

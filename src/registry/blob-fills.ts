@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
 import type { BlobInfo, BlobStore } from '../storage/blob-store.js';
 import type { FillSpool } from '../storage/fill-spool.js';
 import { BlobFill, type FetchBlob, type FillRequester } from './blob-fill.js';
@@ -17,7 +18,21 @@ export class BlobFills {
   private readonly active = new Map<Digest, BlobFill>();
   private readonly followUps = new Set<Promise<void>>();
 
-  constructor(private readonly deps: { spool: FillSpool; blobs: BlobStore; observer: RegistryObserver; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      spool: FillSpool;
+      blobs: BlobStore;
+      observer: RegistryObserver;
+      logger: Logger;
+      /** While true (the disk is short of space), new fills go through `passThroughSpool` and store nothing. */
+      passThrough?: () => boolean;
+      passThroughSpool?: FillSpool;
+      /** A fill's write failed for want of space (ENOSPC). */
+      storageFull?: () => void;
+      /** Whether a blob of this size can be stored and still leave storage.minFreeSpace. */
+      fits?: (size: number) => boolean;
+    },
+  ) {}
 
   /** Whether a fill of `digest` runs in this process (one that has not failed). */
   has(digest: Digest): boolean {
@@ -31,9 +46,19 @@ export class BlobFills {
    */
   join(digest: Digest, requester: FillRequester, fetch: FetchBlob): { fill: BlobFill; joined: boolean } {
     const existing = this.active.get(digest);
-    // A failed fill stays in the map until its clean-up finished; a newcomer starts afresh.
-    if (existing && !existing.failed) return { fill: existing, joined: true };
-    const fill = new BlobFill(digest, fetch, { ...this.deps, requester });
+    // A failed fill stays in the map until its clean-up finished; a newcomer starts afresh, and so
+    // does one too late for a passed-through blob (its first bytes are gone).
+    if (existing?.joinable) return { fill: existing, joined: true };
+    const passThrough = this.deps.passThroughSpool !== undefined && (this.deps.passThrough?.() ?? false);
+    const fill = new BlobFill(digest, fetch, {
+      spool: passThrough ? this.deps.passThroughSpool! : this.deps.spool,
+      observer: this.deps.observer,
+      logger: this.deps.logger,
+      requester,
+      stored: !passThrough,
+      ...(this.deps.storageFull ? { storageFull: this.deps.storageFull } : {}),
+      ...(this.deps.fits && this.deps.passThroughSpool ? { fits: this.deps.fits, passThroughSpool: this.deps.passThroughSpool } : {}),
+    });
     this.active.set(digest, fill);
     const forget = (): void => {
       if (this.active.get(digest) === fill) this.active.delete(digest);
@@ -53,6 +78,10 @@ export class BlobFills {
     } catch (e) {
       throw toRegistryError(e, 'BLOB_UNKNOWN', { digest });
     }
+    if (fill.size === null && !fill.stored) {
+      // Not stored, so it cannot be read back once complete, and no length to promise up front.
+      throw new RegistryError('UPSTREAM_UNAVAILABLE', { digest }, { message: 'the upstream sent no length for a blob that cannot be cached now (the disk is short of space)' });
+    }
     // Without a length we cannot promise a complete response up front: wait for the whole blob.
     const size = fill.size ?? (await fill.done.catch((e: unknown) => Promise.reject(toRegistryError(e, 'BLOB_UNKNOWN', { digest })))).size;
     const resolved = range ? resolveRange(range, size) : undefined;
@@ -67,7 +96,7 @@ export class BlobFills {
    */
   async readForPeer(digest: Digest, range: RangeRequest | null): Promise<PeerBlob | null> {
     const fill = this.active.get(digest);
-    if (fill && !fill.failed) return this.read(fill, range);
+    if (fill?.joinable) return this.read(fill, range);
     const info = await this.deps.blobs.stat(digest);
     if (!info) return null;
     const resolved = range ? resolveRange(range, info.size) : undefined;

@@ -10,6 +10,7 @@ import type { EvictionIndex } from '../storage/eviction-index.js';
 import type { MetadataStore } from '../storage/metadata-store.js';
 import type { RepositoryKey } from '../storage/repository-key.js';
 import type { UploadSession, UploadStore } from '../storage/upload-store.js';
+import { isStorageFull, storageFull } from '../storage/storage-full.js';
 import { bytesToSend, resolveRange } from './byte-range.js';
 import type { BlobHolders } from './blob-holders.js';
 import { tagKey, type ContentLock } from './content-lock.js';
@@ -40,6 +41,8 @@ export interface HostedDeps {
   holders: BlobHolders;
   /** Shared with the garbage collector: what a write relies on is not deleted under it. */
   content: ContentLock;
+  /** A write failed for want of space (ENOSPC): lifecycle/free-space.ts measures again. */
+  storageFull?: () => void;
   now: () => number;
 }
 
@@ -188,7 +191,19 @@ export class HostedRepository implements Repository {
   async appendUpload(id: string, body: Readable, options: { start?: number; length?: number }): Promise<UploadSession> {
     await this.admit(id);
     const session = await this.deps.uploads.get(id, this.key);
-    return this.deps.uploads.append(session, body, options);
+    return this.deps.uploads.append(session, body, options).catch((e: unknown) => this.failedForSpace(session, e));
+  }
+
+  /**
+   * A chunk that could not be stored for want of space: the session goes at once — its bytes are
+   * what fills the disk, and a client told 507 starts its push over — and the client gets 507.
+   * Anything else is rethrown as it was.
+   */
+  private async failedForSpace(session: UploadSession, error: unknown): Promise<never> {
+    if (!isStorageFull(error)) throw error;
+    this.deps.storageFull?.();
+    await this.deps.uploads.cancel(session).catch(() => {});
+    throw storageFull(error);
   }
 
   async completeUpload(id: string, digest: Digest, lastChunk?: LastChunk): Promise<{ digest: Digest; size: number }> {
@@ -196,7 +211,10 @@ export class HostedRepository implements Repository {
     try {
       await this.refuseIfFinishingElsewhere(id);
       let session = await this.deps.uploads.get(id, this.key);
-      if (lastChunk) session = await this.deps.uploads.append(session, lastChunk.body, lastChunk.options);
+      if (lastChunk) {
+        const open = session;
+        session = await this.deps.uploads.append(open, lastChunk.body, lastChunk.options).catch((e: unknown) => this.failedForSpace(open, e));
+      }
       // Published and linked under one hold: between the two the blob is referenced by nothing.
       const info = await this.deps.content.hold([digest], async () => {
         const stored = await this.deps.uploads.complete(session, digest);

@@ -113,6 +113,7 @@ export class ProxiedRepository implements Repository {
     observer.cacheRequest({ upstream: this.upstreamName, kind: 'blob', result: joined ? 'coalesced' : 'miss' });
     // Link on success whoever started the fill: this repository asked for it, so may serve it.
     fills.afterCommit(fill, async (info) => {
+      if (!fill.stored) return; // passed through while the disk is short of space: nothing to link
       await this.deps.metadata.linkBlob(this.key, digest);
       this.deps.holders.add(this.key, digest);
       if (!joined) await this.deps.cache.add(digest, info.size);

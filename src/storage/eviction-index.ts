@@ -51,6 +51,13 @@ export interface EvictionIndex {
   /** One eviction pass if over budget; concurrent calls share the pass in progress. */
   evict(): Promise<void>;
   /**
+   * Evicts at least `bytes` of least recently used cache content if there is that much evictable,
+   * whatever the budget (the disk is short of space: lifecycle/free-space.ts), with the same
+   * protections as a pass (recent use, readers, pins). Runs after a pass in progress. Returns the
+   * bytes freed.
+   */
+  shrink(bytes: number): Promise<number>;
+  /**
    * Evicts `digest` now, on request (the UI's "evict from cache"), when it is cache content that is
    * neither being read nor pinned: its bytes are deleted, counted as an eviction, and it leaves the
    * totals. Returns the bytes freed; 0 when it was left alone (hosted, unknown, in use or pinned).

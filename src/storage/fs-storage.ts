@@ -55,5 +55,5 @@ export async function openFsStorage(settings: StorageSettings, hooks: StorageHoo
   const indexed = rebuildEvictionIndex(blobs, metadata, eviction).catch(hooks.rebuildFailed);
   const pulls = new FsPullStats(layout.pulls, layout.tmp);
   const pins = new FsPinStore(layout.pins, layout.tmp);
-  return { blobs, metadata, uploads, spool, eviction, pulls, pins, readers, scratchDir: layout.tmp, indexed, probe: null };
+  return { blobs, metadata, uploads, spool, eviction, pulls, pins, readers, scratchDir: layout.tmp, contentOnLocalDisk: true, indexed, probe: null };
 }

@@ -13,6 +13,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import type { Layout } from './layout.js';
 import type { RepositoryKey } from './repository-key.js';
 import type { UploadSession, UploadStore } from './upload-store.js';
+import { isStorageFull, storageFull } from './storage-full.js';
 
 const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const uploadUnknown = (id: string): RegistryError => new RegistryError('BLOB_UPLOAD_UNKNOWN', { uuid: id.slice(0, 100) });
@@ -39,8 +40,13 @@ export class FsUploadStore implements UploadStore {
     const dir = this.layout.upload(id);
     await mkdir(dir, { recursive: true });
     const startedAt = Date.now();
-    await writeFileAtomic(join(dir, 'data'), '', this.layout.tmp);
-    await writeFileAtomic(join(dir, 'session.json'), JSON.stringify({ repository, startedAt }), this.layout.tmp);
+    try {
+      await writeFileAtomic(join(dir, 'data'), '', this.layout.tmp);
+      await writeFileAtomic(join(dir, 'session.json'), JSON.stringify({ repository, startedAt }), this.layout.tmp);
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true }); // a disk too full for a session keeps no half of one
+      throw e;
+    }
     this.hashes.set(id, { hash: createHash('sha256'), offset: 0 });
     return { id, repository, startedAt, offset: 0 };
   }
@@ -98,6 +104,8 @@ export class FsUploadStore implements UploadStore {
         await pipeline(source, counter, createWriteStream(path, { flags: 'r+', start: current.offset, highWaterMark: 1024 * 1024 }));
       } catch (e) {
         if (e instanceof RegistryError) return refuse(e);
+        // The disk is full: the caller drops the session (its bytes are what fills the disk).
+        if (isStorageFull(e)) throw storageFull(e);
         throw new RegistryError('BLOB_UPLOAD_INVALID', { reason: 'upload body was interrupted' }, { cause: e });
       }
       if (options.length !== undefined && options.length !== received) {

@@ -110,14 +110,24 @@ export class LocalEvictionIndex implements EvictionIndex {
   evict(): Promise<void> {
     if (this.running) return this.running;
     if (this.policy.maxBytes <= 0 || this.total <= this.policy.maxBytes) return Promise.resolve();
-    const pass = Promise.resolve().then(() => this.pass());
+    const pass = Promise.resolve().then(() => this.pass(this.policy.lowBytes)).then(() => {});
     this.running = pass.finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async pass(): Promise<void> {
+  async shrink(bytes: number): Promise<number> {
+    while (this.running) await this.running;
+    const pass = this.pass(Math.max(0, this.total - bytes));
+    this.running = pass.then(() => {}).finally(() => {
+      this.running = null;
+    });
+    return pass;
+  }
+
+  /** Evicts least recently used, evictable content until the total is at most `target`; the bytes freed. */
+  private async pass(target: number): Promise<number> {
     const protectedSince = this.now() - this.policy.protectMs;
     const evictable = (digest: Digest, entry: Entry): boolean =>
       entry.lastUsed < protectedSince && !this.pins.has(digest) && !this.hooks.isInUse(digest);
@@ -125,11 +135,12 @@ export class LocalEvictionIndex implements EvictionIndex {
     const candidates: Digest[] = [];
     let planned = this.total;
     for (const [digest, entry] of this.entries) {
-      if (planned <= this.policy.lowBytes) break;
+      if (planned <= target) break;
       if (!evictable(digest, entry)) continue;
       candidates.push(digest);
       planned -= entry.size;
     }
+    let freed = 0;
     for (const digest of candidates) {
       const entry = this.entries.get(digest);
       // Used, pinned, forgotten or re-added while we were deleting others: leave it.
@@ -138,9 +149,11 @@ export class LocalEvictionIndex implements EvictionIndex {
       // The total drops once the bytes are gone from the store, so it never under-reports usage.
       await this.hooks.remove(digest);
       this.total -= entry.size;
+      freed += entry.size;
       this.hooks.evicted(entry.size);
     }
     this.changed();
+    return freed;
   }
 
   private changed(): void {

@@ -52,6 +52,8 @@ export interface Storage {
   readers: ReaderRegistry;
   /** A local directory this process writes (temp files, the spool): what readiness probes. */
   scratchDir: string;
+  /** Whether content lives on `scratchDir`'s disk (fs): then evicting cached content frees space there. */
+  contentOnLocalDisk: boolean;
   /** Settles when the eviction index is ready (rebuilt from the stores at start). */
   indexed: Promise<void>;
   /** Checks that the shared store takes writes (readiness; the caller bounds and caches it); null when `scratchDir` is the store. */

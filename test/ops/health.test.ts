@@ -50,7 +50,7 @@ describe('probes on a running app', () => {
     for (const path of ['/readyz', '/health/ready']) {
       const res = await probe(`${stowage.url}${path}`);
       expect(res.status, path).toBe(200);
-      expect(JSON.parse(res.body)).toEqual({ status: 'ready', checks: { storage: 'ok', shutdown: 'no' } });
+      expect(JSON.parse(res.body)).toEqual({ status: 'ready', checks: { storage: 'ok', shutdown: 'no', freeSpace: 'ok' } });
     }
   });
 
@@ -74,7 +74,7 @@ describe('readiness and storage', () => {
       await rm(dataDir, { recursive: true, force: true }); // before the first readiness check
       const ready = await probe(`${stowage.url}/readyz`);
       expect(ready.status).toBe(503);
-      expect(JSON.parse(ready.body)).toEqual({ status: 'not ready', checks: { storage: 'ENOENT', shutdown: 'no' } });
+      expect(JSON.parse(ready.body)).toEqual({ status: 'not ready', checks: { storage: 'ENOENT', shutdown: 'no', freeSpace: 'ok' } });
       expect((await probe(`${stowage.url}/healthz`)).status).toBe(200);
     } finally {
       await stowage.close();
@@ -128,7 +128,7 @@ describe('shutdown', () => {
       for (const base of [stowage.url, ops]) {
         const ready = await probe(`${base}/readyz`);
         expect(ready.status, base).toBe(503);
-        expect(JSON.parse(ready.body)).toEqual({ status: 'not ready', checks: { storage: 'ok', shutdown: 'draining' } });
+        expect(JSON.parse(ready.body)).toEqual({ status: 'not ready', checks: { storage: 'ok', shutdown: 'draining', freeSpace: 'ok' } });
         expect((await probe(`${base}/healthz`)).status, base).toBe(200);
       }
       const closing = stowage.app.server.close();

@@ -102,7 +102,7 @@ describe.skipIf(!store)('readiness on the s3 driver', () => {
     try {
       const ready = await fetch(`${stowage.url}/readyz`);
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toEqual({ status: 'ready', checks: { storage: 'ok', shutdown: 'no' } });
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { storage: 'ok', shutdown: 'no', freeSpace: 'ok' } });
       expect(await bucket.keys()).toEqual([]); // the probe object is gone again
 
       await bucket.remove();
@@ -113,7 +113,7 @@ describe.skipIf(!store)('readiness on the s3 driver', () => {
         report = (await res.json()) as typeof report;
         if (res.status === 503) break;
       }
-      expect(report).toEqual({ status: 'not ready', checks: { storage: 'object store: NoSuchBucket', shutdown: 'no' } });
+      expect(report).toEqual({ status: 'not ready', checks: { storage: 'object store: NoSuchBucket', shutdown: 'no', freeSpace: 'ok' } });
     } finally {
       await stowage.close();
     }

@@ -118,7 +118,8 @@ export interface Stats {
   cache: { requests: number; hit: number; miss: number; stale: number; coalesced: number; negative: number; hitRatio: number | null };
   bytes: { fromCache: number; fromUpstream: number; saved: number };
   upstreams: UpstreamStats[];
-  storage: { cacheBytes: number; cacheObjects: number; budgetBytes: number; evictions: number; evictedBytes: number; pinnedBytes: number; pinnedOverBudget: boolean };
+  storage: { cacheBytes: number; cacheObjects: number; budgetBytes: number; evictions: number; evictedBytes: number; pinnedBytes: number; pinnedOverBudget: boolean;
+    disk: null | { freeBytes: number; totalBytes: number; minFreeBytes: number; low: boolean } };
   pushes: { manifest: number; blob: number };
   fills: Array<{ digest: string; upstream: string; bytesDone: number; size: number | null }>;
   historyIntervalMs: number;

@@ -56,6 +56,8 @@ export function registerStatsRoutes(api: FastifyInstance, ctx: ApiContext): void
         // Pinned content is never evicted: above the budget it is a warning, not an eviction.
         pinnedBytes: cached.pinnedBytes,
         pinnedOverBudget: ctx.services.pins.pinnedOverBudget,
+        // The data directory's disk: below minFreeBytes new blobs are passed through, not cached.
+        disk: ctx.services.freeSpace.state,
         evictions: t.evictions,
         evictedBytes: t.evictedBytes,
       },

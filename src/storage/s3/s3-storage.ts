@@ -62,5 +62,5 @@ export async function openS3Storage(settings: StorageSettings, s3: S3Settings, h
     await bucket.delete(path);
   };
   const pins = new S3PinStore(bucket);
-  return { blobs, metadata, uploads, spool, eviction, pulls, pins, readers, scratchDir: tmp, indexed, probe };
+  return { blobs, metadata, uploads, spool, eviction, pulls, pins, readers, scratchDir: tmp, contentOnLocalDisk: false, indexed, probe };
 }

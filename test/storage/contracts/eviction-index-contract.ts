@@ -132,6 +132,18 @@ export function evictionIndexContract(driver: string, open: (setup: EvictionInde
       expect(await index.totals()).toEqual({ bytes: 10, objects: 1, pinnedBytes: 0 });
     });
 
+    it('shrink evicts at least the bytes asked for, least recently used first, whatever the budget, with the same protections', async () => {
+      const { index, removed, inUse, clock, long } = await setup(0); // no budget: only shrink evicts
+      for (const n of [1, 2, 3, 4]) await index.add(d(n), 30, long + n);
+      await index.add(d(5), 30, clock.now()); // protected: just used
+      await index.pin(d(2));
+      inUse.add(d(3));
+      expect(await index.shrink(40)).toBe(60); // d1, then d4 (d2 pinned, d3 being read)
+      expect(removed).toEqual([d(1), d(4)]);
+      expect(await index.shrink(1_000)).toBe(0); // nothing evictable is left
+      expect(await index.totals()).toEqual({ bytes: 90, objects: 3, pinnedBytes: 30 });
+    });
+
     it('without a budget nothing is evicted', async () => {
       const { index, removed, long } = await setup(0);
       await index.add(d(1), 10_000, long);

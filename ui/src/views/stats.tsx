@@ -60,6 +60,12 @@ export function StatsView() {
           ) : (
             <p class="muted">no budget set (storage.maxSize) · {formatCount(storage.cacheObjects)} blobs · {formatCount(storage.evictions)} evictions</p>
           )}
+          {storage.disk && (
+            <p class={storage.disk.low ? 'notice notice-error' : 'muted'} data-figure="disk">
+              {formatBytes(storage.disk.freeBytes)} free on disk
+              {storage.disk.low ? ` — below ${formatBytes(storage.disk.minFreeBytes)}: new blobs are passed through without being cached` : ''}
+            </p>
+          )}
           {storage.pinnedBytes > 0 && (
             <p class={storage.pinnedOverBudget ? 'notice notice-error' : 'muted'} data-figure="pinned">
               {formatBytes(storage.pinnedBytes)} pinned (never evicted){storage.pinnedOverBudget ? ': more than the budget' : ''}
