@@ -3,6 +3,7 @@
  * client there is, so the figure is the server's); in the 20-client figure every client hashes what
  * it received (curl piped into openssl); manifest load uses wrk.
  */
+import { Pool } from 'undici';
 import { run, runChecked } from '../test/support/processes.js';
 
 export interface Transfer {
@@ -120,4 +121,39 @@ export async function getJson<T>(url: string, headers: Record<string, string> = 
 export async function getStatus(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
   const response = await fetch(url, { headers });
   return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
+}
+
+/**
+ * GETs `url` from `connections` concurrent connections, back to back, until `until` settles;
+ * every request's latency counts. A client in this process rather than wrk: the figure needs the
+ * latencies of exactly the window a background job (a GC run) takes, which wrk's fixed duration
+ * cannot follow. Baselines are measured with this same client, so only the server differs.
+ */
+export async function loadUntil(url: string, options: { connections: number; headers?: Record<string, string>; until: Promise<unknown> }): Promise<LoadResult> {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections: options.connections });
+  let stop = false;
+  void options.until.finally(() => (stop = true)).catch(() => {});
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    while (!stop) {
+      const begin = performance.now();
+      try {
+        const res = await pool.request({ path: `${target.pathname}${target.search}`, method: 'GET', headers: options.headers ?? {} });
+        await res.body.dump();
+        if (res.statusCode !== 200) errors++;
+      } catch {
+        errors++;
+      }
+      latencies.push(performance.now() - begin);
+    }
+  };
+  await Promise.all(Array.from({ length: options.connections }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
+  return { requestsPerSecond: latencies.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99), requests: latencies.length, errors };
 }

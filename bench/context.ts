@@ -22,7 +22,7 @@ export const MANIFEST_ACCEPT = [
 ].join(', ');
 
 export interface BenchOptions {
-  /** Figures to run ('1'…'11'). */
+  /** Figures to run ('1'…'12'). */
   only: Set<string>;
   rounds: { cold: number; link: number; warm: number; push: number; startup: number };
   wrkSeconds: number;
@@ -44,7 +44,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   };
   const quick = argv.includes('--quick');
   return {
-    only: new Set((flag('--only') ?? '1,2,3,4,6,7,8,9,10,11').split(',').map((s) => s.trim())),
+    only: new Set((flag('--only') ?? '1,2,3,4,6,7,8,9,10,11,12').split(',').map((s) => s.trim())),
     rounds: { cold: quick ? 2 : 3, link: quick ? 1 : 2, warm: quick ? 3 : 7, push: quick ? 1 : 2, startup: 3 },
     wrkSeconds: quick ? 5 : 10,
     clients: 20,

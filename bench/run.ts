@@ -23,6 +23,7 @@ import { coldFigures, warmFigure } from './figures/blob-transfers.js';
 import { apiFigure } from './figures/api-browse.js';
 import { linkSpeedFigure } from './figures/cold-at-link-speed.js';
 import { concurrentFigure } from './figures/concurrent-gets.js';
+import { gcFigure } from './figures/gc.js';
 import { manifestFigure } from './figures/manifest-load.js';
 import { pushFigure } from './figures/push.js';
 import { s3Figure } from './figures/s3-transfers.js';
@@ -104,16 +105,18 @@ async function main(): Promise<void> {
     if (only.has('8')) await attempt('8', () => authFigure(ctx));
     if (only.has('9')) await attempt('9', () => apiFigure(ctx));
     if (only.has('11')) await attempt('11', () => clusterFigure(ctx));
-    if (only.has('7')) {
-      // tmpfs by default: writing 200,000+ files on this VM's ext4 takes minutes (see docs/benchmarks.md).
+    // tmpfs by default: writing 200,000+ files on this VM's ext4 takes minutes (see docs/benchmarks.md).
+    const inScratchDir = async (name: string, figure: (dir: string) => Promise<void>): Promise<void> => {
       const parent = options.startupDir ?? (existsSync('/dev/shm') ? '/dev/shm' : work.path);
-      const dir = await mkdtemp(join(parent, 'stowage-bench-startup-'));
+      const dir = await mkdtemp(join(parent, `stowage-bench-${name}-`));
       try {
-        await attempt('7', () => startupFigure(ctx, dir));
+        await figure(dir);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
-    }
+    };
+    if (only.has('12')) await inScratchDir('gc', (dir) => attempt('12', () => gcFigure(ctx, dir)));
+    if (only.has('7')) await inScratchDir('startup', (dir) => attempt('7', () => startupFigure(ctx, dir)));
   } finally {
     await hub.close();
     await backend.close();

@@ -122,6 +122,8 @@ export interface StowageOptions {
   storage?: Record<string, unknown>;
   /** A `cluster` section without `advertiseUrl` (figure 11: replicas; the instance's own URL is added). */
   cluster?: Record<string, unknown>;
+  /** More top-level config sections (figure 12: `retention`). */
+  config?: Record<string, unknown>;
 }
 
 /** Stowage from `dist/main.js` as a separate process with a temp config file. */
@@ -141,6 +143,7 @@ export async function startStowage(options: StowageOptions = {}): Promise<Server
     defaultUpstream: options.upstreamUrl ? 'docker.io' : null,
     ...(options.auth ? { auth: options.auth } : {}),
     ...(options.cluster ? { cluster: { ...options.cluster, advertiseUrl: `http://127.0.0.1:${port}` } } : {}),
+    ...options.config,
   }, null, 2));
   const url = `http://127.0.0.1:${port}`;
   options.onSpawn?.();

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { digestAlgorithm, digestHex, digestOf, isDigest, type Digest, type DigestAlgorithm } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
@@ -84,7 +84,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async delete(digest: Digest): Promise<void> {
-    await rm(this.layout.blob(digest), { force: true });
+    // unlink, not rm: one system call instead of rm's lstat first (GC deletes 50,000 at a time).
+    await unlink(this.layout.blob(digest)).catch((e: unknown) => (isNotFound(e) ? undefined : Promise.reject(e)));
   }
 
   /** Files are sent by Stowage. */

@@ -7,7 +7,7 @@ import { viewerOf } from './guard.js';
 
 /**
  * POST /api/v1/gc?dryRun=true — a garbage collection run of every hosted repository (admins), answered
- * with its report once it finished (seconds, even for a large store: bench figure 10). A dry run
+ * with its report once it finished (seconds, even for a large store: bench figure 12). A dry run
  * reports what would be removed and changes nothing. GET /api/v1/gc — whether a run is in progress
  * and the last one's report.
  */
