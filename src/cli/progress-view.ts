@@ -72,8 +72,11 @@ export class ProgressView {
         continue;
       }
       seen.printedAt = now;
-      if (image.state === 'fetching') this.out.write(`fetching ${image.ref}\n`);
-      else if (image.state === 'done') this.out.write(`done ${image.ref}: ${formatBytes(image.bytesTotal)} in ${formatSeconds((now - seen.since) / 1000)}\n`);
+      // An image that started and ended between two polls still gets its start line: a log shows
+      // every image's start and end, however fast it went.
+      const started = image.state === 'fetching' || (image.state === 'done' && (before === undefined || before === 'pending'));
+      if (started) this.out.write(`fetching ${image.ref}\n`);
+      if (image.state === 'done') this.out.write(`done ${image.ref}: ${formatBytes(image.bytesTotal)} in ${formatSeconds((now - seen.since) / 1000)}\n`);
       else if (image.state === 'failed' || image.state === 'skipped') this.out.write(`${image.state} ${image.ref}: ${image.error ?? ''}\n`);
     }
   }
