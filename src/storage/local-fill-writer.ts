@@ -5,11 +5,11 @@ import { RegistryError } from '../oci/errors.js';
 import type { BlobInfo, BlobReader, BlobWriter, ByteRange } from './blob-store.js';
 import type { BufferPool } from './buffer-pool.js';
 import { DestinationWatch } from './destination-watch.js';
+import { FillWaiters, releasableEnd, type FillState } from './fill-progress.js';
 import type { FillOrigin, FillWriter } from './fill-spool.js';
 import { RecentChunks, type TailCursor } from './recent-chunks.js';
 import { SharedChunk } from './shared-chunk.js';
 
-type State = 'writing' | 'committed' | 'aborted';
 
 export interface SpoolPools {
   /** For the chunks written (and shared with the readers that keep up). */
@@ -53,10 +53,10 @@ const RECENT_CHUNKS = 4;
  * from the same buffers; readers further behind read the file back into pooled buffers of their own.
  */
 export class LocalFillWriter implements FillWriter {
-  private state: State = 'writing';
+  private state: FillState = 'writing';
   private failure: Error | null = null;
   private refs = 1;
-  private waiters = new Set<() => void>();
+  private readonly waiters = new FillWaiters();
   private readonly recent = new RecentChunks(RECENT_CHUNKS);
 
   constructor(
@@ -111,7 +111,7 @@ export class LocalFillWriter implements FillWriter {
     }
     this.bytesWritten += offset;
     this.recent.push(chunk);
-    this.wake();
+    this.waiters.wake();
     // Readers follow the file; the store's writer gets the same bytes (it may take longer: an upload).
     await this.sink.write([chunk.bytes]);
   }
@@ -130,7 +130,7 @@ export class LocalFillWriter implements FillWriter {
     // never sees the fill still in progress.
     await this.files.remove().catch(() => {});
     this.state = 'committed';
-    this.wake();
+    this.waiters.wake();
     this.files.settled();
     await this.release();
     return info;
@@ -148,7 +148,7 @@ export class LocalFillWriter implements FillWriter {
     if (this.state !== 'writing') return;
     this.state = 'aborted';
     this.failure = reason;
-    this.wake();
+    this.waiters.wake();
     try {
       await this.sink.abort();
       if (discard) await this.files.remove();
@@ -182,12 +182,12 @@ export class LocalFillWriter implements FillWriter {
     };
   }
 
-  /** Resolves once the byte at `position` may be sent (see `releasable` below); rejects on abort. */
+  /** Resolves once the byte at `position` may be sent (releasableEnd); rejects on abort. */
   private async readable(position: number): Promise<void> {
     for (;;) {
       if (this.state === 'aborted') throw this.failure ?? new Error('blob fill aborted');
-      if (this.state === 'committed' || position < this.bytesWritten - 1) return;
-      await new Promise<void>((resolve) => this.waiters.add(resolve));
+      if (this.state === 'committed' || position < releasableEnd(this.state, this.bytesWritten)) return;
+      await this.waiters.next();
     }
   }
 
@@ -202,11 +202,7 @@ export class LocalFillWriter implements FillWriter {
         const position = cursor.position;
         if (this.state === 'aborted') throw this.failure ?? new Error('blob fill aborted');
         watch.assertOpen();
-        // The last byte written is held back until commit verified the digest: a response that
-        // reaches the blob's end is complete to the client, so it gets there only with verified
-        // bytes, and a failed check cuts it at least one byte short. (A range that ends earlier
-        // is released as soon as the bytes after it exist.)
-        const releasable = this.state === 'committed' ? this.bytesWritten : this.bytesWritten - 1;
+        const releasable = releasableEnd(this.state, this.bytesWritten);
         if (position >= releasable && this.state === 'committed') throw new Error(`blob ended at ${this.bytesWritten}, before ${limit}`);
         if (position >= releasable || inFlight >= MAX_IN_FLIGHT) {
           this.waiters.add(watch.signal);
@@ -253,11 +249,6 @@ export class LocalFillWriter implements FillWriter {
     }
   }
 
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const resolve of waiters) resolve();
-  }
 
   private async release(): Promise<void> {
     if (--this.refs > 0) return;

@@ -3,6 +3,7 @@ import { DigestHasher, digestAlgorithm, type Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { BlobInfo, BlobReader, ByteRange } from './blob-store.js';
 import { DestinationWatch } from './destination-watch.js';
+import { FillWaiters, releasableEnd, type FillState } from './fill-progress.js';
 import type { FillSpool, FillWriter, PartialFill } from './fill-spool.js';
 
 /** Bytes held ahead of the slowest reader: the download waits beyond it (memory stays bounded). */
@@ -50,9 +51,9 @@ class MemoryFillWriter implements PassThroughWriter {
   private heldFrom = 0;
   private readonly readers = new Set<Reader>();
   private attached = false;
-  private state: 'writing' | 'committed' | 'aborted' = 'writing';
+  private state: FillState = 'writing';
   private failure: Error | null = null;
-  private waiters = new Set<() => void>();
+  private readonly waiters = new FillWaiters();
 
   constructor(private readonly digest: Digest) {
     this.hasher = new DigestHasher(digestAlgorithm(digest));
@@ -72,14 +73,14 @@ class MemoryFillWriter implements PassThroughWriter {
       this.chunks.push({ start: this.bytesWritten, bytes });
       this.bytesWritten += bytes.length;
     }
-    this.wake();
+    this.waiters.wake();
     // Backpressure: wait while more than the window is held ahead of the slowest reader.
     for (;;) {
       if (this.attached && this.readers.size === 0) throw new RegistryError('UPSTREAM_UNAVAILABLE', { digest: this.digest }, { message: 'every client left a blob passed through without caching' });
       const slowest = this.readers.size > 0 ? Math.min(...[...this.readers].map((r) => r.position)) : this.heldFrom;
       if (this.bytesWritten - slowest <= WINDOW_BYTES) return;
       if (this.readers.size === 0) throw new RegistryError('UPSTREAM_UNAVAILABLE', { digest: this.digest }, { message: 'nobody reads a blob passed through without caching' });
-      await new Promise<void>((resolve) => this.waiters.add(resolve));
+      await this.waiters.next();
       if (this.state !== 'writing') throw this.failure ?? new Error(`fill writer is ${this.state}`);
     }
   }
@@ -92,7 +93,7 @@ class MemoryFillWriter implements PassThroughWriter {
       throw error;
     }
     this.state = 'committed';
-    this.wake();
+    this.waiters.wake();
     return { digest: expected, size: this.bytesWritten };
   }
 
@@ -101,7 +102,7 @@ class MemoryFillWriter implements PassThroughWriter {
     this.state = 'aborted';
     this.failure = reason;
     this.chunks = [];
-    this.wake();
+    this.waiters.wake();
   }
 
   suspend(reason?: Error): Promise<void> {
@@ -122,7 +123,7 @@ class MemoryFillWriter implements PassThroughWriter {
       done = true;
       this.readers.delete(reader);
       this.drop();
-      this.wake();
+      this.waiters.wake();
     };
     return {
       length: range.end - range.start + 1,
@@ -135,8 +136,8 @@ class MemoryFillWriter implements PassThroughWriter {
   private async readable(position: number): Promise<void> {
     for (;;) {
       if (this.state === 'aborted') throw this.failure ?? new Error('blob fill aborted');
-      if (this.state === 'committed' || position < this.bytesWritten - 1) return;
-      await new Promise<void>((resolve) => this.waiters.add(resolve));
+      if (this.state === 'committed' || position < releasableEnd(this.state, this.bytesWritten)) return;
+      await this.waiters.next();
     }
   }
 
@@ -148,7 +149,7 @@ class MemoryFillWriter implements PassThroughWriter {
       while (reader.position < limit) {
         if (this.state === 'aborted') throw this.failure ?? new Error('blob fill aborted');
         watch.assertOpen();
-        const releasable = this.state === 'committed' ? this.bytesWritten : this.bytesWritten - 1;
+        const releasable = releasableEnd(this.state, this.bytesWritten);
         if (reader.position >= releasable && this.state === 'committed') throw new Error(`blob ended at ${this.bytesWritten}, before ${limit}`);
         const chunk = this.chunks.find((c) => reader.position >= c.start && reader.position < c.start + c.bytes.length);
         if (reader.position >= releasable || !chunk || destination.writableNeedDrain) {
@@ -160,7 +161,7 @@ class MemoryFillWriter implements PassThroughWriter {
         destination.write(chunk.bytes.subarray(reader.position - chunk.start, end - chunk.start), () => watch.signal());
         reader.position = end;
         this.drop();
-        this.wake();
+        this.waiters.wake();
       }
       destination.end();
     } finally {
@@ -179,9 +180,4 @@ class MemoryFillWriter implements PassThroughWriter {
     }
   }
 
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const resolve of waiters) resolve();
-  }
 }
